@@ -1,0 +1,13 @@
+using NasCluster.Bench;
+
+return args.FirstOrDefault() switch
+{
+    "ir" => IrBench.Run(args.Skip(1).ToArray()),
+    _ => Usage(),
+};
+
+static int Usage()
+{
+    Console.Error.WriteLine("usage: dotnet run -c Release --project bench/NasCluster.Bench -- ir [--seconds S]");
+    return 2;
+}

@@ -1,0 +1,3 @@
+using NasCluster.Coordinator.Cli;
+
+return CliApp.Run(args, Console.Out, Console.Error);
