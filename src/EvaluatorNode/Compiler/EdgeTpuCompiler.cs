@@ -1,0 +1,213 @@
+using NasCluster.EvaluatorNode.Hardware;
+using NasCluster.Shared.Architecture;
+using NasCluster.Shared.Util;
+
+namespace NasCluster.EvaluatorNode.Compiler;
+
+/// <summary>A layer that no mapping can place on the accelerator.</summary>
+public sealed class UnmappableNetworkException(string layer, string hardware, string reason)
+    : NasInputException($"layer '{layer}' cannot be mapped on {hardware}: {reason}")
+{
+    public string LayerName { get; } = layer;
+}
+
+/// <summary>
+/// The Edge TPU "compiler" of the PPE service: maps every layer onto PEs / cores / SIMD lanes — a
+/// spatial split and a channel split, keeping the cheaper per layer — packs small groups side by side
+/// in the lanes, allocates the on-chip parameter cache over the whole network (what does not fit streams
+/// from off-chip on every inference), detects activation spill, and turns non-conv ops into vector work.
+/// </summary>
+public static class EdgeTpuCompiler
+{
+    /// <exception cref="UnmappableNetworkException">A layer's smallest tile does not fit a PE memory.</exception>
+    public static CompiledNetwork Compile(Network network, HardwareConfig hw)
+    {
+        var placement = Place(network, hw);
+        var plans = new LayerPlan[network.Infos.Length];
+        for (var i = 0; i < plans.Length; i++) plans[i] = Plan(network.Infos[i], hw, placement.Cached[i], placement.ActivationReserveBytes);
+        return new CompiledNetwork(network, hw, plans, placement.CachedBytes, placement.StreamedBytes, placement.ActivationReserveBytes);
+    }
+
+    /// <summary>Where parameters live: per layer, cached on chip or streamed every inference.</summary>
+    public sealed record Placement(bool[] Cached, long CachedBytes, long StreamedBytes, long ActivationReserveBytes);
+
+    /// <summary>
+    /// Activations first: the compiler reserves the largest single-layer working set (up to a share of
+    /// the SRAM); parameters are then cached in what is left, layer by layer in execution order, and a
+    /// layer whose parameters do not fit streams them from off-chip on every inference.
+    /// </summary>
+    public static Placement Place(Network network, HardwareConfig hw)
+    {
+        var infos = network.Infos;
+        var reserve = Math.Min(infos.Max(i => i.InputBytes + i.OutputBytes), (long)(hw.MaxActivationShare * hw.ParamCacheBytes));
+        var capacity = hw.ParamCacheBytes - reserve;
+        long cached = 0, streamed = 0;
+        var isCached = new bool[infos.Length];
+        for (var i = 0; i < infos.Length; i++)
+        {
+            var bytes = CacheableBytes(infos[i]);
+            isCached[i] = bytes <= capacity;
+            if (bytes == 0) continue;
+            if (isCached[i])
+            {
+                capacity -= bytes;
+                cached += bytes;
+            }
+            else
+            {
+                streamed += bytes;
+            }
+        }
+        return new Placement(isCached, cached, streamed, reserve);
+    }
+
+    /// <summary>Parameter bytes that live in the parameter cache (embedding tables stay off-chip and are gathered).</summary>
+    public static long CacheableBytes(LayerInfo info) => info.Layer.Op is EmbeddingOp ? 0 : info.WeightBytesInt8;
+
+    /// <summary>
+    /// Plans one layer given whether its parameters are cached and the activation reserve. Depends only
+    /// on (op, input shapes, cached, reserve, hardware), which is what the per-layer cost cache keys on.
+    /// </summary>
+    public static LayerPlan Plan(LayerInfo info, HardwareConfig hw, bool cached, long activationReserve)
+    {
+        var io = info.InputBytes + info.OutputBytes;
+        var spill = Math.Max(0, io - activationReserve);
+        var kind = OpNames.Describe(info.Layer.Op, info.InputShapes.Length > 0 ? info.InputShapes[0] : default);
+        var paramBytes = CacheableBytes(info);
+        var offChipParams = cached ? 0 : paramBytes;
+        switch (info.Layer.Op)
+        {
+            case InputOp or ReshapeOp or FlattenOp:
+                return new LayerPlan { Info = info, Kind = kind, Mapping = Mapping.None };
+            case Conv2DOp c:
+            {
+                var x = info.InputShapes[0];
+                var o = info.OutputShape;
+                return ConvLike(info, hw, kind, o.Height, o.Width, c.Groups, x.Channels / c.Groups, c.Filters / c.Groups,
+                    c.KernelH * c.KernelW, info.WeightBytesInt8, paramBytes, cached, offChipParams, spill,
+                    minTileInput: ((long)(c.KernelH - 1) * c.Dilation + c.Stride) * x.Width * x.Channels,
+                    minTileOutput: (long)o.Width * o.Channels,
+                    depthwise: c.Groups > 1 && c.Groups == x.Channels && c.Groups == c.Filters);
+            }
+            case DenseOp d:
+            {
+                var x = info.InputShapes[0];
+                return ConvLike(info, hw, kind, x.Height, x.Width, 1, x.Channels, d.Units, 1, info.WeightBytesInt8, paramBytes,
+                    cached, offChipParams, spill, (long)x.Width * x.Channels, (long)x.Width * d.Units, depthwise: false);
+            }
+            case MatMulOp m:
+            {
+                var (a, b) = (info.InputShapes[0], info.InputShapes[1]);
+                // Per head: A·Bᵀ reduces over k = Ca/h and produces N = Wb outputs; A·B reduces over N and produces k = Cb/h.
+                var (cinG, coutG) = m.TransposeB ? (a.Channels / m.Heads, b.Width) : (b.Width, b.Channels / m.Heads);
+                return ConvLike(info, hw, kind, 1, a.Width, m.Heads, cinG, coutG, 1, b.Elements, 0, true, 0, spill,
+                    a.Elements, info.OutputShape.Elements, depthwise: false);
+            }
+            default:
+                return Vector(info, hw, kind, paramBytes, cached, offChipParams, spill);
+        }
+    }
+
+    private static LayerPlan ConvLike(LayerInfo info, HardwareConfig hw, string kind, int ho, int wo, int groups, int cinG, int coutG,
+        int kernelArea, long weightBytes, long paramBytes, bool cached, long offChipParams, long spill, long minTileInput, long minTileOutput, bool depthwise)
+    {
+        // Lane packing: a group at least as wide as the lanes fills ⌈cout/L⌉ passes on its own; narrower
+        // groups share a pass, `pack` streams side by side, each stream needing its own activations. In
+        // the spatial split the streams may also be other pixels of the same group (a narrow full conv
+        // still fills its lanes); the activation broadcast limits how many streams run at full speed.
+        var lanes = hw.LanesPerCore;
+        var wide = coutG >= lanes;
+        var chunks = wide ? checked(groups * CeilDiv(coutG, lanes)) : groups;
+        var pack = wide ? 1 : lanes / coutG;
+        var passes = CeilDiv(chunks, pack);
+        var red = (long)kernelArea * CeilDiv(cinG, hw.MacWaysPerLane);
+        var bandwidth = depthwise ? hw.DepthwiseVectorPerCoreCycle : hw.ActBroadcastPerCoreCycle;
+        var fetchesPerPixel = (long)kernelArea * cinG * groups * CeilDiv(coutG, lanes * pack);
+        var activationFetches = (long)ho * wo * fetchesPerPixel;
+
+        // Spatial split: rows over PEs (then columns when rows run out); within a PE the cores share the
+        // (pixel × lane pass) work, splitting passes when there are enough and pixels otherwise.
+        var rowSplit = Math.Min(hw.Pes, ho);
+        var colSplit = Math.Min(hw.Pes / rowSplit, wo);
+        var pix1 = (long)CeilDiv(ho, rowSplit) * CeilDiv(wo, colSplit);
+        var streams1 = wide ? 1 : Math.Min(pack, (int)Math.Min(int.MaxValue, chunks * pix1));
+        var spatial = new LayerPlan
+        {
+            Info = info, Kind = kind, Mapping = Mapping.SpatialSplit, Macs = info.Macs,
+            PesUsed = rowSplit * colSplit, PixelsPerPe = pix1, RowSplit = rowSplit, ColSplit = colSplit,
+            Passes = passes, Chunks = chunks, Pack = pack,
+            PassesPerCore = passes >= hw.CoresPerPe ? CeilDiv(passes, hw.CoresPerPe) : passes,
+            UnitsPerCore = CeilDiv(CeilDiv(chunks * pix1, pack), hw.CoresPerPe),
+            ReductionCycles = red, Depthwise = depthwise,
+            Slow = Math.Max(1.0, (double)streams1 * Math.Min(hw.MacWaysPerLane, cinG) / bandwidth),
+            WeightTiles = Math.Max(1, (int)CeilDiv(weightBytes, (long)hw.CoresPerPe * hw.CoreMemBytes)),
+            WeightCopies = rowSplit * colSplit, WeightBytes = weightBytes, ParamBytes = paramBytes, ParamsCached = cached,
+            OffChipWeightBytes = offChipParams, SpillBytes = spill, ActivationFetches = activationFetches,
+        };
+        // Channel split: every core of every PE takes its share of lane passes over all pixels.
+        var passesCore2 = CeilDiv(passes, hw.Cores);
+        var channel = spatial with
+        {
+            Mapping = Mapping.ChannelSplit,
+            PesUsed = Math.Min(hw.Pes, CeilDiv(passes, hw.CoresPerPe)),
+            PixelsPerPe = (long)ho * wo, RowSplit = 1, ColSplit = 1,
+            PassesPerCore = passesCore2,
+            UnitsPerCore = (long)ho * wo * passesCore2,
+            Slow = Math.Max(1.0, (double)Math.Min(pack, groups) * Math.Min(hw.MacWaysPerLane, cinG) / bandwidth),
+            WeightTiles = Math.Max(1, (int)CeilDiv(weightBytes, (long)hw.Cores * hw.CoreMemBytes)),
+            WeightCopies = 1,
+            ActivationBroadcastBytes = info.InputShapes[0].Elements,
+        };
+
+        // Smallest tile: the input rows one output row needs plus that output row, in half a PE memory.
+        var budget = hw.PeMemBytes / 2;
+        var spatialFits = minTileInput / colSplit + minTileOutput / colSplit <= budget;
+        var channelFits = minTileInput + minTileOutput / Math.Max(1, channel.PesUsed) <= budget;
+        if (!spatialFits && !channelFits)
+            throw new UnmappableNetworkException(info.Layer.Name, hw.Id,
+                $"one output row needs {(minTileInput + minTileOutput) / 1024.0:0.#} KiB of activations but a PE memory holds {budget / 1024.0:0.#} KiB per buffer");
+        var best = !channelFits ? spatial
+            : !spatialFits ? channel
+            : LayerCycles.Analytical(channel, hw).Total < LayerCycles.Analytical(spatial, hw).Total ? channel : spatial;
+        return best with { RowTiles = RowTiles(best, info, hw) };
+    }
+
+    private static int RowTiles(LayerPlan p, LayerInfo info, HardwareConfig hw)
+    {
+        var input = p.Mapping == Mapping.ChannelSplit ? info.InputBytes : info.InputBytes / Math.Max(1, p.PesUsed);
+        var output = info.OutputBytes / Math.Max(1, p.PesUsed);
+        var rowsPerPe = Math.Max(1, p.Mapping == Mapping.ChannelSplit ? info.OutputShape.Height : CeilDiv(info.OutputShape.Height, p.RowSplit));
+        return (int)Math.Clamp(CeilDiv(input + output, hw.PeMemBytes / 2), 1, rowsPerPe);
+    }
+
+    private static LayerPlan Vector(LayerInfo info, HardwareConfig hw, string kind, long paramBytes, bool cached, long offChipParams, long spill)
+    {
+        var o = info.OutputShape.Elements;
+        var inputs = info.InputShapes.Sum(s => s.Elements);
+        long work = info.Layer.Op switch
+        {
+            AddOp or MultiplyOp => inputs,
+            WeightedAddOp => 2 * inputs,
+            PoolOp p => o * p.Kernel * p.Kernel,
+            GlobalPoolOp => inputs,
+            ResizeOp r => r.Mode == ResizeMode.Bilinear ? 4 * o : o,
+            SoftmaxOp => 5 * o,
+            LayerNormOp => 3 * o,
+            _ => o, // activation, concat (copy), embedding (gather)
+        };
+        var bytes = inputs + o;
+        var lanes = (double)hw.Cores * hw.LanesPerCore;
+        var cycles = (long)Math.Ceiling(Math.Max(work / lanes, bytes / ((double)hw.Pes * hw.PeMemBytesPerCycle)));
+        var gathered = info.Layer.Op is EmbeddingOp ? o : 0;
+        return new LayerPlan
+        {
+            Info = info, Kind = kind, Mapping = Mapping.Vector, VectorElements = work, VectorBytes = bytes, VectorCycles = cycles,
+            ParamBytes = paramBytes, ParamsCached = cached, OffChipWeightBytes = offChipParams + gathered, SpillBytes = spill,
+            PesUsed = hw.Pes, ActivationFetches = inputs,
+        };
+    }
+
+    internal static int CeilDiv(int a, int b) => (a + b - 1) / b;
+
+    internal static long CeilDiv(long a, long b) => (a + b - 1) / b;
+}

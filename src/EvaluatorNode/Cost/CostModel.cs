@@ -1,0 +1,98 @@
+using NasCluster.EvaluatorNode.Compiler;
+using NasCluster.EvaluatorNode.Hardware;
+using NasCluster.Shared.Architecture;
+
+namespace NasCluster.EvaluatorNode.Cost;
+
+/// <summary>
+/// The PPE service's entry point: compile a network for an accelerator, time it with the analytical
+/// model or the tile simulator, add the power model, and report in one <see cref="CostReport"/> shape.
+/// </summary>
+public static class CostModel
+{
+    public static CostReport Estimate(Network network, HardwareConfig hw, Fidelity fidelity = Fidelity.Analytical, LayerCostCache? cache = null) =>
+        fidelity == Fidelity.Analytical
+            ? AnalyticalLatencyModel.Estimate(network, hw, cache)
+            : TileSimulator.Estimate(network, hw, cache);
+
+    /// <summary>Plans, closed-form times and dynamic energies of every layer, through the per-layer cache.</summary>
+    internal static (LayerCostCache.Entry[] Entries, EdgeTpuCompiler.Placement Placement) Price(Network network, HardwareConfig hw, LayerCostCache? cache)
+    {
+        cache ??= LayerCostCache.Shared;
+        var placement = EdgeTpuCompiler.Place(network, hw);
+        var infos = network.Infos;
+        var entries = new LayerCostCache.Entry[infos.Length];
+        for (var i = 0; i < infos.Length; i++)
+        {
+            var info = infos[i];
+            var shapes = info.InputShapes;
+            var key = new LayerCostCache.Key(HardwareFingerprint.Of(hw), info.Layer.Op, shapes.Length > 0 ? shapes[0] : default, shapes.Length > 1 ? shapes[1] : default,
+                shapes.Length, placement.Cached[i], placement.ActivationReserveBytes);
+            var cached = placement.Cached[i];
+            var reserve = placement.ActivationReserveBytes;
+            entries[i] = cache.GetOrAdd(key, () =>
+            {
+                var plan = EdgeTpuCompiler.Plan(info, hw, cached, reserve);
+                return new LayerCostCache.Entry(plan, LayerCycles.Analytical(plan, hw), PowerModel.DynamicEnergyPj(plan, hw));
+            });
+        }
+        return (entries, placement);
+    }
+
+    /// <summary>Builds the report from per-layer cycles (whichever model produced them).</summary>
+    internal static CostReport Report(Network network, HardwareConfig hw, Fidelity fidelity, LayerCostCache.Entry[] entries,
+        EdgeTpuCompiler.Placement placement, IReadOnlyList<double> cycles, IReadOnlyList<Bound> bounds)
+    {
+        var layers = new LayerCost[entries.Length];
+        double totalCycles = 0, dynamicPj = 0;
+        long spill = 0;
+        for (var i = 0; i < entries.Length; i++)
+        {
+            var e = entries[i];
+            var info = network.Infos[i];
+            var c = cycles[i];
+            totalCycles += c;
+            dynamicPj += e.DynamicEnergyPj;
+            spill += e.Plan.SpillBytes;
+            var energyPj = e.DynamicEnergyPj + PowerModel.StaticEnergyPj(hw, c);
+            layers[i] = new LayerCost(info.Layer.Name, e.Plan.Kind, e.Plan.Mapping, c, hw.CyclesToMs(c) * hw.CalibrationSlope, energyPj * 1e-6,
+                c > 0 ? info.Macs / (c * hw.PeakMacsPerCycle) : 0, bounds[i], info.Macs, e.Plan.OffChipWeightBytes + e.Plan.SpillBytes);
+        }
+        var simulatedMs = hw.CyclesToMs(totalCycles);
+        var energyMj = (dynamicPj + PowerModel.StaticEnergyPj(hw, totalCycles)) * 1e-9;
+        return new CostReport(hw.Id, fidelity,
+            LatencyMs: hw.CalibrationSlope * simulatedMs + hw.CalibrationInterceptMs,
+            SimulatedMs: simulatedMs,
+            RuntimeOverheadMs: hw.CalibrationInterceptMs,
+            EnergyMj: energyMj,
+            PowerW: simulatedMs > 0 ? energyMj / simulatedMs : 0,
+            Utilization: totalCycles > 0 ? network.Macs / (totalCycles * hw.PeakMacsPerCycle) : 0,
+            Params: network.Params,
+            Macs: network.Macs,
+            CachedWeightBytes: placement.CachedBytes,
+            StreamedWeightBytes: placement.StreamedBytes,
+            ActivationSpillBytes: spill,
+            Layers: layers);
+    }
+}
+
+/// <summary>
+/// Closed-form latency per layer (edgetpu.md §6.3): a roofline over compute, weight loading, off-chip
+/// traffic and activation broadcast, with the activation-reuse limit that keeps depthwise convs from
+/// filling wide SIMD lanes; O(1) per layer and cached by layer signature.
+/// </summary>
+public static class AnalyticalLatencyModel
+{
+    public static CostReport Estimate(Network network, HardwareConfig hw, LayerCostCache? cache = null)
+    {
+        var (entries, placement) = CostModel.Price(network, hw, cache);
+        var cycles = new double[entries.Length];
+        var bounds = new Bound[entries.Length];
+        for (var i = 0; i < entries.Length; i++)
+        {
+            cycles[i] = entries[i].Time.Total;
+            bounds[i] = entries[i].Time.Bound;
+        }
+        return CostModel.Report(network, hw, Fidelity.Analytical, entries, placement, cycles, bounds);
+    }
+}

@@ -1,0 +1,115 @@
+using System.Collections.Immutable;
+using NasCluster.Shared.Util;
+
+namespace NasCluster.EvaluatorNode.Hardware;
+
+/// <summary>
+/// Custom hardware as a JSON file (format <c>nascluster-hardware</c>, version 1). With <c>"base"</c> a
+/// preset supplies every field not given; without it all fields are required. Energies are derived
+/// from the technology node, memory sizes and off-chip energy exactly as for the presets.
+/// </summary>
+public static class HardwareFile
+{
+    public const string Format = "nascluster-hardware";
+
+    private static readonly string[] Keys =
+    [
+        "format", "version", "name", "base", "description", "clock_mhz", "pe_x", "pe_y", "cores_per_pe", "lanes_per_core",
+        "mac_ways_per_lane", "act_broadcast_per_core_cycle", "depthwise_vector_per_core_cycle", "core_mem_kib", "pe_mem_kib",
+        "param_cache_kib", "max_activation_share", "off_chip_gb_per_s", "weight_broadcast_bytes_per_cycle",
+        "pe_mem_bytes_per_cycle", "activation_broadcast_bytes_per_cycle", "layer_overhead_cycles", "pass_overhead_cycles",
+        "technology_nm", "off_chip_pj_per_byte", "static_fraction", "power_budget_w", "calibration",
+    ];
+
+    public static HardwareConfig Load(string path) => Parse(JsonNode.Load(path));
+
+    public static HardwareConfig Parse(string text, string? file = null) => Parse(JsonNode.Parse(text, file));
+
+    public static HardwareConfig Parse(JsonNode root)
+    {
+        root.AllowOnly(Keys);
+        var format = root.Prop("format");
+        if (format.AsString() != Format) throw format.Error($"expected \"{Format}\" (is this a hardware file?)");
+        var version = root.Prop("version");
+        if (version.AsInt() != 1) throw version.Error($"unsupported version {version.AsInt()} (this build reads version 1)");
+        var name = root.Prop("name").AsString();
+        if (string.IsNullOrWhiteSpace(name) || name.Contains('@')) throw root.Prop("name").Error("a hardware name must be non-empty without '@'");
+        if (HardwarePresets.Contains(name)) throw root.Prop("name").Error($"'{name}' is a preset name; choose another name for custom hardware");
+        HardwareConfig? b = null;
+        if (root.TryProp("base", out var baseNode))
+        {
+            var baseName = baseNode.AsString();
+            b = HardwarePresets.Contains(baseName) ? HardwarePresets.Get(baseName)
+                : throw baseNode.Error($"unknown base preset '{baseName}' (presets: {string.Join(", ", HardwarePresets.Names)})");
+        }
+
+        double Num(string key, double min, double max, double? fallback)
+        {
+            if (root.TryProp(key, out var n))
+            {
+                var v = n.AsDouble();
+                if (v < min || v > max) throw n.Error($"{key} must be between {min} and {max} (got {v})");
+                return v;
+            }
+            return fallback ?? throw root.Error($"missing required key \"{key}\" (or give a \"base\" preset)");
+        }
+        int Int(string key, int min, int max, int? fallback)
+        {
+            if (root.TryProp(key, out var n))
+            {
+                var v = n.AsInt();
+                if (v < min || v > max) throw n.Error($"{key} must be between {min} and {max} (got {v})");
+                return v;
+            }
+            return fallback ?? throw root.Error($"missing required key \"{key}\" (or give a \"base\" preset)");
+        }
+
+        var coreMem = (long)(Num("core_mem_kib", 1, 1 << 20, b?.CoreMemBytes / 1024.0) * 1024);
+        var peMem = (long)(Num("pe_mem_kib", 16, 1 << 22, b?.PeMemBytes / 1024.0) * 1024);
+        var tech = Num("technology_nm", 2, 180, b?.TechnologyNm);
+        var offChipPj = Num("off_chip_pj_per_byte", 0, 10_000, b?.Energy.OffChipPjPerByte);
+        var staticFraction = Num("static_fraction", 0, 1, b?.Energy.StaticFraction);
+        double slope = 1, intercept = 0;
+        if (root.TryProp("calibration", out var cal))
+        {
+            cal.AllowOnly("slope", "intercept_ms");
+            slope = cal.Prop("slope").AsDouble();
+            intercept = cal.TryProp("intercept_ms", out var i) ? i.AsDouble() : 0;
+            if (slope <= 0) throw cal.Prop("slope").Error("the calibration slope must be positive");
+        }
+        var h = new HardwareConfig
+        {
+            Name = name,
+            Version = 1,
+            Description = root.TryProp("description", out var d) ? d.AsString() : $"custom hardware{(b is null ? "" : $" based on {b.Name}")} ({root.File})",
+            ClockHz = Num("clock_mhz", 1, 100_000, b?.ClockHz / 1e6) * 1e6,
+            PeX = Int("pe_x", 1, 256, b?.PeX),
+            PeY = Int("pe_y", 1, 256, b?.PeY),
+            CoresPerPe = Int("cores_per_pe", 1, 256, b?.CoresPerPe),
+            LanesPerCore = Int("lanes_per_core", 1, 4096, b?.LanesPerCore),
+            MacWaysPerLane = Int("mac_ways_per_lane", 1, 256, b?.MacWaysPerLane),
+            ActBroadcastPerCoreCycle = Int("act_broadcast_per_core_cycle", 1, 4096, b?.ActBroadcastPerCoreCycle),
+            DepthwiseVectorPerCoreCycle = Int("depthwise_vector_per_core_cycle", 1, 4096, b?.DepthwiseVectorPerCoreCycle),
+            CoreMemBytes = coreMem,
+            PeMemBytes = peMem,
+            ParamCacheBytes = (long)(Num("param_cache_kib", 0, 1 << 24, b?.ParamCacheBytes / 1024.0) * 1024),
+            MaxActivationShare = Num("max_activation_share", 0.01, 1, b?.MaxActivationShare ?? 0.5),
+            OffChipBytesPerSecond = Num("off_chip_gb_per_s", 1e-4, 10_000, b?.OffChipBytesPerSecond / 1e9) * 1e9,
+            WeightBroadcastBytesPerCycle = Int("weight_broadcast_bytes_per_cycle", 1, 1 << 16, b?.WeightBroadcastBytesPerCycle),
+            PeMemBytesPerCycle = Int("pe_mem_bytes_per_cycle", 1, 1 << 16, b?.PeMemBytesPerCycle),
+            ActivationBroadcastBytesPerCycle = Int("activation_broadcast_bytes_per_cycle", 1, 1 << 16, b?.ActivationBroadcastBytesPerCycle),
+            LayerOverheadCycles = Int("layer_overhead_cycles", 0, 1 << 24, b?.LayerOverheadCycles),
+            PassOverheadCycles = Int("pass_overhead_cycles", 0, 1 << 20, b?.PassOverheadCycles),
+            TechnologyNm = tech,
+            Energy = EnergyTable.ForTechnology(tech, coreMem, peMem, offChipPj, staticFraction),
+            PowerBudgetW = Num("power_budget_w", 0.001, 10_000, b?.PowerBudgetW),
+            CalibrationSlope = slope,
+            CalibrationInterceptMs = intercept,
+            CalibrationSource = root.Has("calibration") ? $"given in {root.File}" : "",
+            Sources = ImmutableDictionary<string, string>.Empty.Add("*", $"custom file {root.File}" + (b is null ? "" : $"; unset fields from {b.Id}")),
+        };
+        if (h.ParamCacheBytes < h.PeMemBytes)
+            throw root.Error($"the on-chip SRAM (param_cache_kib = {h.ParamCacheBytes / 1024}) must be at least one PE memory ({h.PeMemBytes / 1024} KiB)");
+        return h;
+    }
+}

@@ -1,0 +1,169 @@
+using System.Collections.Immutable;
+using NasCluster.Shared.Util;
+
+namespace NasCluster.EvaluatorNode.Hardware;
+
+/// <summary>
+/// Named, versioned accelerator descriptions. Source tags follow edgetpu.md: [V] primary source,
+/// [S] secondary, [R] recalled (unverified), [C] computed, [A] assumption or calibration knob.
+/// <c>pixel6</c> is the default and the only calibrated preset (against edgetpu.md §3.1, nothing else).
+/// </summary>
+public static class HardwarePresets
+{
+    public const string Default = "pixel6";
+
+    private static readonly ImmutableDictionary<string, string> CommonSources = new Dictionary<string, string>
+    {
+        ["MacWaysPerLane"] = "[A] 1: with 4096 MACs/cycle at 1.066 GHz the chip is 8.7 TOPS, consistent with the Pixel 6 latencies (edgetpu.md §6.1)",
+        ["ActBroadcastPerCoreCycle"] = "[A] 2: puts the group-conv knee at 32 output filters per group (edgetpu.md §6.3, §6.7)",
+        ["DepthwiseVectorPerCoreCycle"] = "[A] 4: depthwise utilisation ≤ 4/64 ≈ 0.06 (each fetched activation is used once; cf. FuSeConv on systolic arrays, edgetpu.md §5.2); tuned with ActBroadcastPerCoreCycle so the §6.8 checks hold, as §6.6 step 3 prescribes (GC-IBN with 32 input channels per group within ±30% of DW-IBN at 28×28 and 14×14)",
+        ["WeightBroadcastBytesPerCycle"] = "[A] 256 B/cycle weight broadcast bus (edgetpu.md §6.1)",
+        ["PeMemBytesPerCycle"] = "[A] 64 B/cycle per PE memory (one SIMD vector of int8 per cycle)",
+        ["ActivationBroadcastBytesPerCycle"] = "[A] 64 B/cycle activation broadcast to all PEs for the channel-split mapping",
+        ["LayerOverheadCycles"] = "[A] 200 cycles per layer: sync, descriptor issue, pipeline fill (edgetpu.md §6.7)",
+        ["PassOverheadCycles"] = "[A] 16 cycles per lane pass: accumulator drain (edgetpu.md §6.7)",
+        ["MaxActivationShare"] = "[A] the compiler reserves up to half of the SRAM for activations; Coral logs show the parameter cache shrinking with large activations [S] (edgetpu.md §1.2)",
+        ["Energy"] = "[S] Horowitz 45 nm energies (edgetpu.md §5.1) scaled by the technology node [A]; static power 10% of peak dynamic [A] (edgetpu.md §6.5)",
+    }.ToImmutableDictionary();
+
+    private static HardwareConfig Pixel6()
+    {
+        const long core = 32 * 1024, pe = 384 * 1024;
+        return new HardwareConfig
+        {
+            Name = "pixel6",
+            Version = 1,
+            Description = "Google Tensor G1 (Pixel 6) Edge TPU, V2-class template; calibrated to the published Pixel 6 latencies",
+            ClockHz = 1.066e9, PeX = 4, PeY = 4, CoresPerPe = 4, LanesPerCore = 64, MacWaysPerLane = 1,
+            ActBroadcastPerCoreCycle = 2, DepthwiseVectorPerCoreCycle = 4,
+            CoreMemBytes = core, PeMemBytes = pe, ParamCacheBytes = 16 * pe + 64 * core,
+            OffChipBytesPerSecond = 32e9, WeightBroadcastBytesPerCycle = 256, PeMemBytesPerCycle = 64,
+            ActivationBroadcastBytesPerCycle = 64, LayerOverheadCycles = 200, PassOverheadCycles = 16,
+            TechnologyNm = 5, Energy = EnergyTable.ForTechnology(5, core, pe, offChipPjPerByte: 40),
+            PowerBudgetW = 1.0,
+            CalibrationSlope = Pixel6Calibration.Slope, CalibrationInterceptMs = Pixel6Calibration.InterceptMs,
+            CalibrationSource = "least-squares fit to the Pixel 6 latencies of MobileNetEdgeTPUv2 Tiny/XS/S/M/L and MobileNetEdgeTPU dm1.0 (edgetpu.md §3.1)",
+            Sources = CommonSources.SetItems(new Dictionary<string, string>
+            {
+                ["ClockHz"] = "[V] 1066 MHz nominal TPU state of the Tensor G1 kernel driver (abrolhos-pwr.h; edgetpu.md §1.3)",
+                ["PeX,PeY"] = "[V] EDGETPU_NTILES 16 (edgetpu-internal.h), 4×4 as V1/V2 [S] (edgetpu.md §1.1, §1.3)",
+                ["CoresPerPe,LanesPerCore"] = "[R] V2 class: 4 cores per PE, 64 lanes per core (edgetpu.md §1.1 Table 1)",
+                ["CoreMemBytes,PeMemBytes"] = "[R] V2 class: 32 KiB core memory, 384 KiB PE memory (edgetpu.md §1.1)",
+                ["ParamCacheBytes"] = "[C] 16 × 384 KiB + 64 × 32 KiB = 8 MiB, matching Coral's ~8 MiB parameter cache [V] (edgetpu.md §6.1)",
+                ["OffChipBytesPerSecond"] = "[R] ~32 GB/s V2-class I/O (edgetpu.md §1.1)",
+                ["TechnologyNm"] = "[A] Tensor G1 is a 5 nm-class SoC",
+                ["OffChip energy"] = "[R] LPDDR ~40 pJ/B (edgetpu.md §6.5)",
+                ["PowerBudgetW"] = "[A] a Pixel-class TPU block: a few hundred mW to ~1 W (edgetpu.md §6.5); the driver's 165 mW thermal figure is not peak power [V]",
+            }),
+        };
+    }
+
+    private static HardwareConfig EdgeTpuV1()
+    {
+        const long core = 32 * 1024, pe = 2 * 1024 * 1024;
+        return Pixel6() with
+        {
+            Name = "edgetpu-v1", Version = 1,
+            Description = "Edge TPU class V1 of Seshadri et al. 2022 (uncalibrated)",
+            ClockHz = 0.8e9, CoreMemBytes = core, PeMemBytes = pe, ParamCacheBytes = 16 * pe + 64 * core,
+            OffChipBytesPerSecond = 17e9, TechnologyNm = 7,
+            Energy = EnergyTable.ForTechnology(7, core, pe, offChipPjPerByte: 40), PowerBudgetW = 2.0,
+            CalibrationSlope = 1, CalibrationInterceptMs = 0, CalibrationSource = "",
+            Sources = CommonSources.SetItems(new Dictionary<string, string>
+            {
+                ["ClockHz,PeX,PeY"] = "[S] 800 MHz, 4×4 PEs (edgetpu.md §1.1)",
+                ["CoresPerPe,LanesPerCore,CoreMemBytes,PeMemBytes,OffChipBytesPerSecond"] = "[R] 4 cores, 64 lanes, 32 KiB, 2 MiB, ~17 GB/s (edgetpu.md §1.1 Table 1)",
+                ["ParamCacheBytes"] = "[C] 16 PE memories + 64 core memories",
+                ["TechnologyNm,PowerBudgetW"] = "[A] 7 nm, 2 W",
+            }),
+        };
+    }
+
+    private static HardwareConfig EdgeTpuV2() => Pixel6() with
+    {
+        Name = "edgetpu-v2", Version = 1,
+        Description = "Edge TPU class V2 of Seshadri et al. 2022 (the Pixel 6 template, uncalibrated)",
+        CalibrationSlope = 1, CalibrationInterceptMs = 0, CalibrationSource = "", PowerBudgetW = 2.0, TechnologyNm = 7,
+        Energy = EnergyTable.ForTechnology(7, 32 * 1024, 384 * 1024, offChipPjPerByte: 40),
+        Sources = CommonSources.SetItems(new Dictionary<string, string>
+        {
+            ["ClockHz,PeX,PeY"] = "[S] 1066 MHz, 4×4 PEs (edgetpu.md §1.1)",
+            ["CoresPerPe,LanesPerCore,CoreMemBytes,PeMemBytes,OffChipBytesPerSecond"] = "[R] 4 cores, 64 lanes, 32 KiB, 384 KiB, ~32 GB/s (edgetpu.md §1.1 Table 1)",
+            ["TechnologyNm,PowerBudgetW"] = "[A] 7 nm, 2 W",
+        }),
+    };
+
+    private static HardwareConfig EdgeTpuV3()
+    {
+        const long core = 8 * 1024, pe = 1024 * 1024;
+        return Pixel6() with
+        {
+            Name = "edgetpu-v3", Version = 1,
+            Description = "Edge TPU class V3 of Seshadri et al. 2022: 4×1 PEs, 8 cores of 32 lanes (uncalibrated)",
+            PeX = 4, PeY = 1, CoresPerPe = 8, LanesPerCore = 32, CoreMemBytes = core, PeMemBytes = pe,
+            ParamCacheBytes = 4 * pe + 32 * core, TechnologyNm = 7,
+            Energy = EnergyTable.ForTechnology(7, core, pe, offChipPjPerByte: 40), PowerBudgetW = 1.0,
+            CalibrationSlope = 1, CalibrationInterceptMs = 0, CalibrationSource = "",
+            Sources = CommonSources.SetItems(new Dictionary<string, string>
+            {
+                ["ClockHz,PeX,PeY"] = "[S] 1066 MHz, 4×1 PEs (edgetpu.md §1.1)",
+                ["CoresPerPe,LanesPerCore,CoreMemBytes,PeMemBytes,OffChipBytesPerSecond"] = "[R] 8 cores, 32 lanes, 8 KiB, 1 MiB, ~32 GB/s (edgetpu.md §1.1 Table 1)",
+                ["ParamCacheBytes"] = "[C] 4 PE memories + 32 core memories",
+                ["TechnologyNm,PowerBudgetW"] = "[A] 7 nm, 1 W",
+            }),
+        };
+    }
+
+    private static HardwareConfig Coral(string name, double hostBytesPerSecond, string link)
+    {
+        const long core = 32 * 1024, pe = 384 * 1024;
+        return Pixel6() with
+        {
+            Name = name, Version = 1,
+            Description = $"Coral Edge TPU ({link}): 4 TOPS, 2 W, ~8 MiB parameter cache, uncached parameters stream from the host (uncalibrated)",
+            ClockHz = 0.5e9, ParamCacheBytes = 8 * 1024 * 1024, OffChipBytesPerSecond = hostBytesPerSecond,
+            TechnologyNm = 28, Energy = EnergyTable.ForTechnology(28, core, pe, offChipPjPerByte: 87.5), PowerBudgetW = 2.0,
+            CalibrationSlope = 1, CalibrationInterceptMs = 0, CalibrationSource = "",
+            Sources = CommonSources.SetItems(new Dictionary<string, string>
+            {
+                ["ClockHz"] = "[A] ~500 MHz: 4096 MACs/cycle give the datasheet's 4 TOPS [V] (edgetpu.md §1.2)",
+                ["ParamCacheBytes"] = "[V] ~8 MiB on-chip parameter cache (Edge TPU compiler logs, google-coral/edgetpu#663; edgetpu.md §1.2)",
+                ["OffChipBytesPerSecond"] = $"[S] {link} host link: uncached parameters are re-streamed from the host on every inference (edgetpu.md §1.2)",
+                ["PowerBudgetW"] = "[V] 2 W (Coral datasheet; edgetpu.md §1.2)",
+                ["TechnologyNm,OffChip energy"] = "[A] 28 nm; 87.5 pJ/B off-chip (ZigZag DRAM, edgetpu.md §5.1)",
+                ["PeX,PeY,CoresPerPe,LanesPerCore,memories"] = "[A] the V2-class template (no public source for Coral's array)",
+            }),
+        };
+    }
+
+    private static readonly ImmutableDictionary<string, HardwareConfig> All = new[]
+    {
+        Pixel6(), EdgeTpuV1(), EdgeTpuV2(), EdgeTpuV3(),
+        Coral("coral-pcie", 0.5e9, "PCIe Gen2 ×1"),
+        Coral("coral-usb3", 0.4e9, "USB 3.0"),
+    }.ToImmutableDictionary(h => h.Name);
+
+    public static IEnumerable<string> Names => ["pixel6", "edgetpu-v1", "edgetpu-v2", "edgetpu-v3", "coral-pcie", "coral-usb3"];
+
+    public static IEnumerable<HardwareConfig> Presets => Names.Select(n => All[n]);
+
+    public static bool Contains(string name) => All.ContainsKey(name);
+
+    /// <exception cref="NasInputException">Unknown preset.</exception>
+    public static HardwareConfig Get(string name) =>
+        All.TryGetValue(name, out var h) ? h
+        : throw new NasInputException($"unknown hardware preset '{name}' (presets: {string.Join(", ", Names)}; or give a hardware JSON file)");
+
+    /// <summary>A preset name, or a hardware JSON file (see <see cref="HardwareFile"/>).</summary>
+    public static HardwareConfig Resolve(string nameOrFile) =>
+        All.TryGetValue(nameOrFile, out var h) ? h
+        : File.Exists(nameOrFile) || nameOrFile.EndsWith(".json", StringComparison.OrdinalIgnoreCase) ? HardwareFile.Load(nameOrFile)
+        : Get(nameOrFile);
+}
+
+/// <summary>The pixel6 preset's fitted linear map (see <c>Calibration</c>); refit with `nascluster hardware calibrate`.</summary>
+internal static class Pixel6Calibration
+{
+    public const double Slope = 1.3667;
+    public const double InterceptMs = 0.4744;
+}
