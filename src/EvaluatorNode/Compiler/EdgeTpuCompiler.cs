@@ -70,6 +70,16 @@ public static class EdgeTpuCompiler
     /// </summary>
     public static LayerPlan Plan(LayerInfo info, HardwareConfig hw, bool cached, long activationReserve)
     {
+        var options = MappingOptions(info, hw, cached, activationReserve);
+        return options.Count == 1 ? options[0] : options.MinBy(o => LayerCycles.Analytical(o, hw).Total)!;
+    }
+
+    /// <summary>
+    /// Every mapping the compiler considers for a layer (spatial and channel split for conv-like layers,
+    /// the only one for others); <see cref="Plan"/> keeps the cheapest.
+    /// </summary>
+    public static IReadOnlyList<LayerPlan> MappingOptions(LayerInfo info, HardwareConfig hw, bool cached, long activationReserve)
+    {
         var io = info.InputBytes + info.OutputBytes;
         var spill = Math.Max(0, io - activationReserve);
         var kind = OpNames.Describe(info.Layer.Op, info.InputShapes.Length > 0 ? info.InputShapes[0] : default);
@@ -78,7 +88,7 @@ public static class EdgeTpuCompiler
         switch (info.Layer.Op)
         {
             case InputOp or ReshapeOp or FlattenOp:
-                return new LayerPlan { Info = info, Kind = kind, Mapping = Mapping.None };
+                return [new LayerPlan { Info = info, Kind = kind, Mapping = Mapping.None }];
             case Conv2DOp c:
             {
                 var x = info.InputShapes[0];
@@ -104,11 +114,11 @@ public static class EdgeTpuCompiler
                     a.Elements, info.OutputShape.Elements, depthwise: false);
             }
             default:
-                return Vector(info, hw, kind, paramBytes, cached, offChipParams, spill);
+                return [Vector(info, hw, kind, paramBytes, cached, offChipParams, spill)];
         }
     }
 
-    private static LayerPlan ConvLike(LayerInfo info, HardwareConfig hw, string kind, int ho, int wo, int groups, int cinG, int coutG,
+    private static IReadOnlyList<LayerPlan> ConvLike(LayerInfo info, HardwareConfig hw, string kind, int ho, int wo, int groups, int cinG, int coutG,
         int kernelArea, long weightBytes, long paramBytes, bool cached, long offChipParams, long spill, long minTileInput, long minTileOutput, bool depthwise)
     {
         // Lane packing: a group at least as wide as the lanes fills ⌈cout/L⌉ passes on its own; narrower
@@ -161,15 +171,13 @@ public static class EdgeTpuCompiler
 
         // Smallest tile: the input rows one output row needs plus that output row, in half a PE memory.
         var budget = hw.PeMemBytes / 2;
-        var spatialFits = minTileInput / colSplit + minTileOutput / colSplit <= budget;
-        var channelFits = minTileInput + minTileOutput / Math.Max(1, channel.PesUsed) <= budget;
-        if (!spatialFits && !channelFits)
+        var options = new List<LayerPlan>(2);
+        if (minTileInput / colSplit + minTileOutput / colSplit <= budget) options.Add(spatial);
+        if (minTileInput + minTileOutput / Math.Max(1, channel.PesUsed) <= budget) options.Add(channel);
+        if (options.Count == 0)
             throw new UnmappableNetworkException(info.Layer.Name, hw.Id,
                 $"one output row needs {(minTileInput + minTileOutput) / 1024.0:0.#} KiB of activations but a PE memory holds {budget / 1024.0:0.#} KiB per buffer");
-        var best = !channelFits ? spatial
-            : !spatialFits ? channel
-            : LayerCycles.Analytical(channel, hw).Total < LayerCycles.Analytical(spatial, hw).Total ? channel : spatial;
-        return best with { RowTiles = RowTiles(best, info, hw) };
+        return options.Select(o => o with { RowTiles = RowTiles(o, info, hw) }).ToList();
     }
 
     private static int RowTiles(LayerPlan p, LayerInfo info, HardwareConfig hw)

@@ -43,6 +43,14 @@ public static class HardwareFile
                 : throw baseNode.Error($"unknown base preset '{baseName}' (presets: {string.Join(", ", HardwarePresets.Names)})");
         }
 
+        if (b is null)
+        {
+            var missing = Keys.Except(["format", "version", "name", "base", "description", "max_activation_share", "calibration"])
+                .Where(k => !root.Has(k)).ToList();
+            if (missing.Count > 0)
+                throw root.Error($"missing required key{(missing.Count > 1 ? "s" : "")} {string.Join(", ", missing)} (or give a \"base\" preset to take them from)");
+        }
+
         double Num(string key, double min, double max, double? fallback)
         {
             if (root.TryProp(key, out var n))

@@ -89,6 +89,7 @@ public static class HardwarePresets
         {
             ["ClockHz,PeX,PeY"] = "[S] 1066 MHz, 4×4 PEs (edgetpu.md §1.1)",
             ["CoresPerPe,LanesPerCore,CoreMemBytes,PeMemBytes,OffChipBytesPerSecond"] = "[R] 4 cores, 64 lanes, 32 KiB, 384 KiB, ~32 GB/s (edgetpu.md §1.1 Table 1)",
+            ["ParamCacheBytes"] = "[C] 16 × 384 KiB + 64 × 32 KiB = 8 MiB (edgetpu.md §6.1)",
             ["TechnologyNm,PowerBudgetW"] = "[A] 7 nm, 2 W",
         }),
     };
