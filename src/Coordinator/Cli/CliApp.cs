@@ -16,6 +16,9 @@ public static class CliApp
         root.Add(ZooCommands.Build());
         root.Add(SpacesCommands.Build());
         root.Add(ArchCommands.Build());
+        root.Add(EstimateCommand.Build());
+        root.Add(BlocksCommand.Build());
+        root.Add(HardwareCommands.Build());
         root.Add(DemoCommand.Build());
         return root;
     }

@@ -95,15 +95,15 @@ public static class EdgeTpuCompiler
                 var o = info.OutputShape;
                 return ConvLike(info, hw, kind, o.Height, o.Width, c.Groups, x.Channels / c.Groups, c.Filters / c.Groups,
                     c.KernelH * c.KernelW, info.WeightBytesInt8, paramBytes, cached, offChipParams, spill,
-                    minTileInput: ((long)(c.KernelH - 1) * c.Dilation + c.Stride) * x.Width * x.Channels,
-                    minTileOutput: (long)o.Width * o.Channels,
+                    inputRowBytesPerChannel: ((long)(c.KernelH - 1) * c.Dilation + c.Stride) * x.Width,
+                    outputRowBytesPerChannel: o.Width,
                     depthwise: c.Groups > 1 && c.Groups == x.Channels && c.Groups == c.Filters);
             }
             case DenseOp d:
             {
                 var x = info.InputShapes[0];
                 return ConvLike(info, hw, kind, x.Height, x.Width, 1, x.Channels, d.Units, 1, info.WeightBytesInt8, paramBytes,
-                    cached, offChipParams, spill, (long)x.Width * x.Channels, (long)x.Width * d.Units, depthwise: false);
+                    cached, offChipParams, spill, x.Width, x.Width, depthwise: false);
             }
             case MatMulOp m:
             {
@@ -111,7 +111,7 @@ public static class EdgeTpuCompiler
                 // Per head: A·Bᵀ reduces over k = Ca/h and produces N = Wb outputs; A·B reduces over N and produces k = Cb/h.
                 var (cinG, coutG) = m.TransposeB ? (a.Channels / m.Heads, b.Width) : (b.Width, b.Channels / m.Heads);
                 return ConvLike(info, hw, kind, 1, a.Width, m.Heads, cinG, coutG, 1, b.Elements, 0, true, 0, spill,
-                    a.Elements, info.OutputShape.Elements, depthwise: false);
+                    a.Width, a.Width, depthwise: false);
             }
             default:
                 return [Vector(info, hw, kind, paramBytes, cached, offChipParams, spill)];
@@ -119,7 +119,8 @@ public static class EdgeTpuCompiler
     }
 
     private static IReadOnlyList<LayerPlan> ConvLike(LayerInfo info, HardwareConfig hw, string kind, int ho, int wo, int groups, int cinG, int coutG,
-        int kernelArea, long weightBytes, long paramBytes, bool cached, long offChipParams, long spill, long minTileInput, long minTileOutput, bool depthwise)
+        int kernelArea, long weightBytes, long paramBytes, bool cached, long offChipParams, long spill,
+        long inputRowBytesPerChannel, long outputRowBytesPerChannel, bool depthwise)
     {
         // Lane packing: a group at least as wide as the lanes fills ⌈cout/L⌉ passes on its own; narrower
         // groups share a pass, `pack` streams side by side, each stream needing its own activations. In
@@ -154,12 +155,16 @@ public static class EdgeTpuCompiler
             WeightCopies = rowSplit * colSplit, WeightBytes = weightBytes, ParamBytes = paramBytes, ParamsCached = cached,
             OffChipWeightBytes = offChipParams, SpillBytes = spill, ActivationFetches = activationFetches,
         };
-        // Channel split: every core of every PE takes its share of lane passes over all pixels.
+        // Channel split: every core of every PE takes its share of lane passes over all pixels. A PE
+        // needs the whole input (broadcast) unless the groups are spread over the PEs, in which case
+        // each receives only its own groups' channels (distributed: one copy in total).
         var passesCore2 = CeilDiv(passes, hw.Cores);
+        var pes2 = Math.Min(hw.Pes, CeilDiv(passes, hw.CoresPerPe));
+        var distributed = groups >= pes2 && pes2 > 1;
         var channel = spatial with
         {
             Mapping = Mapping.ChannelSplit,
-            PesUsed = Math.Min(hw.Pes, CeilDiv(passes, hw.CoresPerPe)),
+            PesUsed = pes2,
             PixelsPerPe = (long)ho * wo, RowSplit = 1, ColSplit = 1,
             PassesPerCore = passesCore2,
             UnitsPerCore = (long)ho * wo * passesCore2,
@@ -167,16 +172,25 @@ public static class EdgeTpuCompiler
             WeightTiles = Math.Max(1, (int)CeilDiv(weightBytes, (long)hw.Cores * hw.CoreMemBytes)),
             WeightCopies = 1,
             ActivationBroadcastBytes = info.InputShapes[0].Elements,
+            ActivationCopies = distributed ? 1 : pes2,
         };
 
         // Smallest tile: the input rows one output row needs plus that output row, in half a PE memory.
+        // Spatial: a PE works pass by pass, so it needs the input channels of one pass (all of them for a
+        // full conv, only its groups' for grouped convs) and that pass's outputs.
         var budget = hw.PeMemBytes / 2;
+        var cin = (long)groups * cinG;
+        var cout = (long)groups * coutG;
+        var passIn = wide ? cinG : (long)Math.Min(groups, pack) * cinG;
+        var passOut = wide ? Math.Min(coutG, lanes) : (long)Math.Min(groups, pack) * coutG;
+        var spatialTile = (inputRowBytesPerChannel * passIn + outputRowBytesPerChannel * passOut) / colSplit;
+        var channelTile = inputRowBytesPerChannel * (distributed ? CeilDiv(cin, pes2) : cin) + outputRowBytesPerChannel * CeilDiv(cout, pes2);
         var options = new List<LayerPlan>(2);
-        if (minTileInput / colSplit + minTileOutput / colSplit <= budget) options.Add(spatial);
-        if (minTileInput + minTileOutput / Math.Max(1, channel.PesUsed) <= budget) options.Add(channel);
+        if (spatialTile <= budget) options.Add(spatial);
+        if (channelTile <= budget) options.Add(channel);
         if (options.Count == 0)
             throw new UnmappableNetworkException(info.Layer.Name, hw.Id,
-                $"one output row needs {(minTileInput + minTileOutput) / 1024.0:0.#} KiB of activations but a PE memory holds {budget / 1024.0:0.#} KiB per buffer");
+                $"one output row needs {Math.Min(spatialTile, channelTile) / 1024.0:0.#} KiB of activations but a PE memory holds {budget / 1024.0:0.#} KiB per buffer");
         return options.Select(o => o with { RowTiles = RowTiles(o, info, hw) }).ToList();
     }
 

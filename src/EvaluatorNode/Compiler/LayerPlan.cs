@@ -70,8 +70,11 @@ public sealed record LayerPlan
     /// <summary>Activation bytes that do not fit on chip and go through off-chip memory.</summary>
     public long SpillBytes { get; init; }
 
-    /// <summary>Input bytes broadcast to every PE (channel split).</summary>
+    /// <summary>Input bytes sent over the activation network (channel split).</summary>
     public long ActivationBroadcastBytes { get; init; }
+
+    /// <summary>How many PE memories receive those bytes: every used PE for a broadcast, 1 when each PE gets its own slice.</summary>
+    public int ActivationCopies { get; init; } = 1;
 
     /// <summary>Activations read from PE memory into the lanes (energy).</summary>
     public long ActivationFetches { get; init; }

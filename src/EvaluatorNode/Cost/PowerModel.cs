@@ -34,21 +34,38 @@ public static class PowerModel
                        + (double)p.WeightBytes * p.WeightCopies * (e.BroadcastPjPerByte + e.CoreMemWritePjPerByte)
                        + p.ActivationFetches * e.PeMemReadPjPerByte
                        + p.Info.OutputBytes * e.PeMemWritePjPerByte
-                       + (double)p.ActivationBroadcastBytes * p.PesUsed * (e.BroadcastPjPerByte + e.PeMemWritePjPerByte)
+                       + (double)p.ActivationBroadcastBytes * p.ActivationCopies * (e.BroadcastPjPerByte + e.PeMemWritePjPerByte)
                        + offChip;
         }
     }
 
     /// <summary>
-    /// Dynamic power with every MAC busy on a full convolution with cached weights: one MAC, a share of a
-    /// weight-register load and a 1/lanes share of an activation fetch per MAC.
+    /// Dynamic power with every MAC busy: the highest energy per MAC among dense reference convolutions
+    /// (1×1 and 3×3, 56×56 down to 7×7, 64 to 512 channels, weights cached) that keep the array at least
+    /// 80% busy — every action they perform, weight broadcast and activation traffic included — at the
+    /// peak MAC rate. Layers that cannot fill the array (few pixels per weight load) do not run at full
+    /// utilisation and so do not set this bound.
     /// </summary>
     public static double PeakDynamicPowerW(HardwareConfig h)
     {
-        var e = h.Energy;
-        var perMacPj = e.MacPj + e.CoreMemReadPjPerByte / PixelsPerWeightLoad + e.PeMemReadPjPerByte / h.LanesPerCore;
-        return perMacPj * 1e-12 * h.PeakMacsPerCycle * h.ClockHz;
+        var worstPjPerMac = 0.0;
+        foreach (var (size, channels, kernel) in ReferenceLayers)
+        {
+            var b = new NasCluster.Shared.Architecture.NetworkBuilder("reference");
+            var x = b.Input(size, size, channels);
+            var n = b.Build(b.Conv(x, channels, kernel));
+            var info = n.Infos[1];
+            var plan = Compiler.EdgeTpuCompiler.Plan(info, h, cached: true, activationReserve: long.MaxValue);
+            var utilization = info.Macs / (Compiler.LayerCycles.Analytical(plan, h).Total * h.PeakMacsPerCycle);
+            if (utilization >= 0.8) worstPjPerMac = Math.Max(worstPjPerMac, DynamicEnergyPj(plan, h) / info.Macs);
+        }
+        if (worstPjPerMac == 0)
+            throw new InvalidOperationException($"{h.Id}: no reference convolution reaches 80% utilisation; full-utilisation power is undefined");
+        return worstPjPerMac * 1e-12 * h.PeakMacsPerCycle * h.ClockHz;
     }
+
+    private static readonly (int Size, int Channels, int Kernel)[] ReferenceLayers =
+        [(56, 64, 3), (56, 128, 1), (28, 128, 3), (28, 256, 1), (14, 256, 3), (14, 512, 1), (7, 512, 3), (7, 512, 1)];
 
     public static double StaticPowerW(HardwareConfig h) => h.Energy.StaticFraction * PeakDynamicPowerW(h);
 
