@@ -3,11 +3,12 @@ using NasCluster.Bench;
 return args.FirstOrDefault() switch
 {
     "ir" => IrBench.Run(args.Skip(1).ToArray()),
+    "ppe" => PpeBench.Run(args.Skip(1).ToArray()),
     _ => Usage(),
 };
 
 static int Usage()
 {
-    Console.Error.WriteLine("usage: dotnet run -c Release --project bench/NasCluster.Bench -- ir [--seconds S]");
+    Console.Error.WriteLine("usage: dotnet run -c Release --project bench/NasCluster.Bench -- ir|ppe [--seconds S]");
     return 2;
 }

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using NasCluster.EvaluatorNode.Compiler;
 using NasCluster.EvaluatorNode.Hardware;
 
@@ -46,7 +47,12 @@ public static class PowerModel
     /// peak MAC rate. Layers that cannot fill the array (few pixels per weight load) do not run at full
     /// utilisation and so do not set this bound.
     /// </summary>
-    public static double PeakDynamicPowerW(HardwareConfig h)
+    public static double PeakDynamicPowerW(HardwareConfig h) => PeakPower.GetValue(h, ComputePeakDynamicPowerW).Value;
+
+    // A per-hardware constant, needed for every layer's static energy: computed once per instance.
+    private static readonly System.Runtime.CompilerServices.ConditionalWeakTable<HardwareConfig, StrongBox<double>> PeakPower = new();
+
+    private static StrongBox<double> ComputePeakDynamicPowerW(HardwareConfig h)
     {
         var worstPjPerMac = 0.0;
         foreach (var (size, channels, kernel) in ReferenceLayers)
@@ -61,7 +67,7 @@ public static class PowerModel
         }
         if (worstPjPerMac == 0)
             throw new InvalidOperationException($"{h.Id}: no reference convolution reaches 80% utilisation; full-utilisation power is undefined");
-        return worstPjPerMac * 1e-12 * h.PeakMacsPerCycle * h.ClockHz;
+        return new StrongBox<double>(worstPjPerMac * 1e-12 * h.PeakMacsPerCycle * h.ClockHz);
     }
 
     private static readonly (int Size, int Channels, int Kernel)[] ReferenceLayers =
