@@ -2,7 +2,7 @@
 # Installs the system packages the tests and the main job need, if missing. Needs root (CI runs as
 # root) or passwordless sudo when something is missing; does nothing when all is present.
 set -euo pipefail
-packages=()   # grows with the issues that need them (dataset-fashion-mnist, postgresql, ...)
+packages=(dataset-fashion-mnist)   # grows with the issues that need them (postgresql, ...)
 missing=()
 for p in "${packages[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

@@ -4,11 +4,12 @@ return args.FirstOrDefault() switch
 {
     "ir" => IrBench.Run(args.Skip(1).ToArray()),
     "ppe" => PpeBench.Run(args.Skip(1).ToArray()),
+    "proxy" => ProxyBench.Run(args.Skip(1).ToArray()),
     _ => Usage(),
 };
 
 static int Usage()
 {
-    Console.Error.WriteLine("usage: dotnet run -c Release --project bench/NasCluster.Bench -- ir|ppe [--seconds S]");
+    Console.Error.WriteLine("usage: dotnet run -c Release --project bench/NasCluster.Bench -- ir|ppe [--seconds S] | proxy [--candidates N] [--steps S] [--factor F] [--seed K] [--threads T]");
     return 2;
 }

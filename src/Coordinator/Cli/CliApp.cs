@@ -19,6 +19,7 @@ public static class CliApp
         root.Add(EstimateCommand.Build());
         root.Add(BlocksCommand.Build());
         root.Add(HardwareCommands.Build());
+        root.Add(ProxyCommand.Build());
         root.Add(DemoCommand.Build());
         return root;
     }

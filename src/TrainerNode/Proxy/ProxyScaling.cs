@@ -1,0 +1,107 @@
+using NasCluster.Shared.Architecture;
+using NasCluster.Shared.Util;
+
+namespace NasCluster.TrainerNode.Proxy;
+
+/// <summary>How a candidate is shrunk into its trainable proxy.</summary>
+public sealed record ProxySpec(double WidthMultiplier = 0.25, int Resolution = 32, int MinFeatureMap = 2, int Classes = 10, int MinChannels = 2)
+{
+    public static ProxySpec Default { get; } = new();
+}
+
+/// <summary>
+/// Turns a candidate network into its proxy instance: the same IR — same layers, kernels, groups
+/// structure, residuals — scaled down so thousands can be trained on a CPU:
+/// <list type="bullet">
+/// <item>the input becomes 32×32×1 (Fashion-MNIST's 28×28 padded by 2);</item>
+/// <item>every channel count c becomes max(2, round(c·w)) (w = 0.25 by default), applied per original
+/// count so tensors that must match (residual adds) still match;</item>
+/// <item>depthwise convs stay depthwise; other group convs keep their group count when the scaled widths
+/// allow it (always, for the built-in spaces at w = 1/4), else the largest divisor of it that does;</item>
+/// <item>a stride (conv or pooling) that would shrink the feature map below 2×2 becomes 1 with same
+/// padding, so the last feature map stays at least 2×2;</item>
+/// <item>the classifier's output layer predicts the 10 Fashion-MNIST classes.</item>
+/// </list>
+/// Only image classifiers have a proxy; other tasks are rejected with a clear message.
+/// </summary>
+public static class ProxyScaling
+{
+    public static Network Scale(Network network, ProxySpec? spec = null)
+    {
+        spec ??= ProxySpec.Default;
+        if (spec.WidthMultiplier <= 0 || spec.WidthMultiplier > 4) throw new NasInputException($"width multiplier must be in (0, 4] (got {spec.WidthMultiplier})");
+        var inputs = network.Layers.Where(l => l.Op is InputOp).ToList();
+        if (inputs.Count != 1 || ((InputOp)inputs[0].Op).Kind != InputKind.Image)
+            throw new NasInputException($"'{network.Name}' is not an image classifier (the proxy trains image classifiers on Fashion-MNIST)");
+        if (network.Outputs.Length != 1 || network.ShapeOf(network.Outputs[0]) is not { Height: 1, Width: 1 })
+            throw new NasInputException($"'{network.Name}' is not a classifier: its output is not a 1x1xclasses vector (detection and segmentation have no proxy)");
+        var unsupported = network.Layers.FirstOrDefault(l => l.Op is MatMulOp or EmbeddingOp or SoftmaxOp or ResizeOp or ReshapeOp);
+        if (unsupported is not null)
+            throw new NasInputException($"'{network.Name}' uses {OpNames.Of(unsupported.Op)} (layer '{unsupported.Name}'), which the image-classification proxy does not train");
+
+        var classifier = ClassifierLayer(network);
+        int C(int c) => Math.Max(spec.MinChannels, (int)Math.Round(c * spec.WidthMultiplier, MidpointRounding.AwayFromZero));
+        var shapes = new Dictionary<string, TensorShape>(StringComparer.Ordinal);
+        var layers = new List<Layer>(network.Layers.Length);
+        for (var i = 0; i < network.Layers.Length; i++)
+        {
+            var layer = network.Layers[i];
+            var original = network.Infos[i];
+            var ins = layer.Inputs.Select(n => shapes[n]).ToArray();
+            Op op = layer.Op switch
+            {
+                InputOp => new InputOp(new TensorShape(spec.Resolution, spec.Resolution, 1)),
+                Conv2DOp c => ScaleConv(c, original, ins[0], layer.Name == classifier ? spec.Classes : C(c.Filters), spec),
+                DenseOp d => d with { Units = layer.Name == classifier ? spec.Classes : C(d.Units) },
+                PoolOp p => CapStride(p, ins[0], spec),
+                _ => layer.Op,
+            };
+            var scaled = layer with { Op = op };
+            shapes[layer.Name] = LayerSemantics.Analyze(scaled, ins).OutputShape;
+            layers.Add(scaled);
+        }
+        return new Network($"{network.Name}@proxy", layers, network.Outputs);
+    }
+
+    private static Conv2DOp ScaleConv(Conv2DOp c, LayerInfo original, TensorShape input, int filters, ProxySpec spec)
+    {
+        var originalIn = original.InputShapes[0].Channels;
+        var depthwise = c.Groups > 1 && c.Groups == originalIn && c.Groups == c.Filters;
+        int groups;
+        if (depthwise)
+        {
+            groups = input.Channels;
+            filters = input.Channels;
+        }
+        else
+        {
+            groups = c.Groups;
+            while (groups > 1 && (input.Channels % groups != 0 || filters % groups != 0)) groups--;
+            while (groups > 1 && c.Groups % groups != 0) groups--;
+        }
+        var stride = c.Stride;
+        var padding = c.Padding;
+        if (stride > 1 && LayerSemantics.OutputSize(input.Height, c.KernelH, stride, c.Dilation, padding) < spec.MinFeatureMap)
+            (stride, padding) = (1, Padding.Same);
+        return c with { Filters = filters, Groups = groups, Stride = stride, Padding = padding };
+    }
+
+    private static PoolOp CapStride(PoolOp p, TensorShape input, ProxySpec spec) =>
+        p.Stride > 1 && LayerSemantics.OutputSize(input.Height, p.Kernel, p.Stride, 1, p.Padding) < spec.MinFeatureMap
+            ? p with { Stride = 1, Padding = Padding.Same }
+            : p;
+
+    /// <summary>The conv or dense layer producing the logits (through global pooling, flatten or activations).</summary>
+    private static string ClassifierLayer(Network network)
+    {
+        var name = network.Outputs[0];
+        while (true)
+        {
+            var layer = network.Layers[network.IndexOf(name)];
+            if (layer.Op is Conv2DOp or DenseOp) return name;
+            if (layer.Inputs.Length != 1)
+                throw new NasInputException($"'{network.Name}': cannot find the classifier layer behind output '{network.Outputs[0]}'");
+            name = layer.Inputs[0];
+        }
+    }
+}

@@ -1,0 +1,91 @@
+using System.Diagnostics;
+using System.Runtime.InteropServices;
+using System.Security.Cryptography;
+using NasCluster.Shared.Architecture;
+using NasCluster.Shared.Util;
+using NasCluster.TrainerNode.Data;
+using NasCluster.TrainerNode.Proxy;
+
+namespace NasCluster.TrainerNode.Training;
+
+/// <summary>Where a trainer finds its data and teacher, and how it shrinks candidates.</summary>
+public sealed record ProxyEnvironment
+{
+    public string? DataDirectory { get; init; }
+    public string? TeacherCacheDirectory { get; init; }
+    public ProxySpec Spec { get; init; } = ProxySpec.Default;
+    public TeacherConfig Teacher { get; init; } = new();
+}
+
+/// <summary>
+/// The quality proxy of one candidate: scale its IR down (<see cref="ProxyScaling"/>), build it in
+/// TorchSharp, distil the cached teacher into it for a fixed step budget, and score it by accuracy on the
+/// fixed validation split. Deterministic for a seed and a libtorch thread count.
+/// </summary>
+public static class ProxyTrainer
+{
+    /// <summary>
+    /// Trains one candidate. Problems of the candidate (cannot be scaled or built, diverges) are a failed
+    /// result with the reason; problems of the environment (no dataset) throw <see cref="NasInputException"/>;
+    /// cancellation throws <see cref="OperationCanceledException"/>.
+    /// </summary>
+    public static ProxyResult Run(Network candidate, TrainingConfig config, ProxyEnvironment environment, CancellationToken cancel = default,
+        IProgress<TrainingProgress>? progress = null, string? saveWeightsTo = null, Action<string>? log = null)
+    {
+        var data = FashionMnist.Load(environment.DataDirectory);
+        var teacher = config.DistillationWeight > 0
+            ? Teacher.GetOrTrain(data, environment.Teacher, environment.TeacherCacheDirectory, log, cancel)
+            : null;
+        var clock = Stopwatch.StartNew();
+        Network proxy;
+        try
+        {
+            proxy = ProxyScaling.Scale(candidate, environment.Spec);
+        }
+        catch (NasInputException e)
+        {
+            return ProxyResult.Failed($"cannot build the proxy: {e.Message}", candidate.Hash);
+        }
+        try
+        {
+            using var module = TrainingLoop.Build(proxy, config.Seed);
+            var (loss, rate) = TrainingLoop.Train(module, DatasetTensors.Of(data.Train), teacher?.TrainLogits, config, cancel, progress);
+            var (accuracy, validationLoss) = TrainingLoop.Evaluate(module, DatasetTensors.Of(data.Validation));
+            string? sha = null;
+            if (saveWeightsTo is not null)
+            {
+                var dir = Path.GetDirectoryName(Path.GetFullPath(saveWeightsTo));
+                if (dir is not null) Directory.CreateDirectory(dir);
+                module.save(saveWeightsTo);
+                using var file = File.OpenRead(saveWeightsTo);
+                sha = Convert.ToHexStringLower(SHA256.HashData(file));
+            }
+            return new ProxyResult
+            {
+                Succeeded = true,
+                Score = accuracy,
+                Loss = loss,
+                ValidationLoss = validationLoss,
+                StepsPerSecond = rate,
+                WallSeconds = clock.Elapsed.TotalSeconds,
+                Steps = config.Steps,
+                Params = proxy.Params,
+                ArchitectureHash = candidate.Hash,
+                WeightsPath = saveWeightsTo is null ? null : Path.GetFullPath(saveWeightsTo),
+                WeightsSha256 = sha,
+            };
+        }
+        catch (DivergedException e)
+        {
+            return ProxyResult.Failed(e.Message, candidate.Hash, clock.Elapsed.TotalSeconds);
+        }
+        catch (NasInputException e)
+        {
+            return ProxyResult.Failed($"cannot build the proxy: {e.Message}", candidate.Hash, clock.Elapsed.TotalSeconds);
+        }
+        catch (ExternalException e)
+        {
+            return ProxyResult.Failed($"libtorch failed: {e.Message.Split('\n')[0]}", candidate.Hash, clock.Elapsed.TotalSeconds);
+        }
+    }
+}

@@ -1,0 +1,129 @@
+using System.Diagnostics;
+using NasCluster.Shared.Util;
+using NasCluster.TrainerNode.Torch;
+using TorchSharp;
+using static TorchSharp.torch;
+using F = TorchSharp.torch.nn.functional;
+
+namespace NasCluster.TrainerNode.Training;
+
+/// <summary>A training that produced a non-finite loss.</summary>
+public sealed class DivergedException(int step) : Exception($"training diverged: the loss became NaN or infinite at step {step}")
+{
+    public int Step { get; } = step;
+}
+
+/// <summary>
+/// The one training loop, used for the teacher (cross-entropy) and for students (cross-entropy plus
+/// distillation): fixed step count, Adam, cosine learning-rate decay, seeded batch order from
+/// <see cref="DeterministicRng"/>, cancellation between steps, progress every few steps.
+/// </summary>
+public static class TrainingLoop
+{
+    // Module construction draws initial weights from libtorch's global generator: seed and build under
+    // one lock so concurrent trainings in a process still get the weights their seed implies.
+    private static readonly Lock InitLock = new();
+
+    public static IrModule Build(NasCluster.Shared.Architecture.Network network, long seed)
+    {
+        lock (InitLock)
+        {
+            torch.random.manual_seed(seed);
+            return new IrModule(network);
+        }
+    }
+
+    /// <summary>Trains <paramref name="module"/> in place; returns the mean loss of the last tenth of the steps and steps/s.</summary>
+    public static (double Loss, double StepsPerSecond) Train(IrModule module, DatasetTensors data, Tensor? teacherLogits, TrainingConfig config,
+        CancellationToken cancel, IProgress<TrainingProgress>? progress)
+    {
+        module.train();
+        var optimizer = optim.Adam(module.parameters(), config.LearningRate);
+        var rng = new DeterministicRng(unchecked((ulong)config.Seed * 0x9E3779B97F4A7C15UL + 1));
+        var n = (int)data.Count;
+        var order = Enumerable.Range(0, n).ToArray();
+        var position = n;
+        var tail = Math.Max(1, config.Steps / 10);
+        var tailLoss = 0.0;
+        var clock = Stopwatch.StartNew();
+        var t = config.Temperature;
+        for (var step = 0; step < config.Steps; step++)
+        {
+            cancel.ThrowIfCancellationRequested();
+            if (position + config.BatchSize > n)
+            {
+                for (var i = n - 1; i > 0; i--)
+                {
+                    var j = rng.NextInt(i + 1);
+                    (order[i], order[j]) = (order[j], order[i]);
+                }
+                position = 0;
+            }
+            var lr = config.LearningRate * 0.5 * (1 + Math.Cos(Math.PI * step / config.Steps));
+            foreach (var g in optimizer.ParamGroups) g.LearningRate = lr;
+            double lossValue;
+            using (var scope = torch.NewDisposeScope())
+            {
+                var index = torch.tensor(order.AsSpan(position, config.BatchSize).ToArray().Select(i => (long)i).ToArray());
+                position += config.BatchSize;
+                var x = data.Images.index_select(0, index);
+                var y = data.Labels.index_select(0, index);
+                optimizer.zero_grad();
+                var logits = module.forward(x).flatten(1);
+                var loss = F.cross_entropy(logits, y);
+                if (teacherLogits is not null && config.DistillationWeight > 0)
+                {
+                    var teacher = F.log_softmax(teacherLogits.index_select(0, index) / t, 1);
+                    var student = F.log_softmax(logits / t, 1);
+                    var kl = (teacher.exp() * (teacher - student)).sum(1).mean();
+                    loss = loss + kl * (config.DistillationWeight * t * t);
+                }
+                lossValue = loss.item<float>();
+                if (!double.IsFinite(lossValue)) throw new DivergedException(step);
+                loss.backward();
+                optimizer.step();
+            }
+            if (step >= config.Steps - tail) tailLoss += lossValue / tail;
+            if (progress is not null && ((step + 1) % config.ProgressEvery == 0 || step + 1 == config.Steps))
+                progress.Report(new TrainingProgress(step + 1, config.Steps, lossValue, clock.Elapsed.TotalSeconds));
+        }
+        return (tailLoss, config.Steps / Math.Max(clock.Elapsed.TotalSeconds, 1e-9));
+    }
+
+    /// <summary>Accuracy and mean cross-entropy on a split, in evaluation mode (batch-norm running statistics).</summary>
+    public static (double Accuracy, double Loss) Evaluate(IrModule module, DatasetTensors data, int batch = 1000)
+    {
+        module.eval();
+        long correct = 0;
+        double loss = 0;
+        using (torch.no_grad())
+        {
+            for (long start = 0; start < data.Count; start += batch)
+            {
+                using var scope = torch.NewDisposeScope();
+                var len = Math.Min(batch, data.Count - start);
+                var logits = module.forward(data.Images.narrow(0, start, len)).flatten(1);
+                var y = data.Labels.narrow(0, start, len);
+                correct += logits.argmax(1).eq(y).sum().item<long>();
+                loss += F.cross_entropy(logits, y, reduction: nn.Reduction.Sum).item<float>();
+            }
+        }
+        return ((double)correct / data.Count, loss / data.Count);
+    }
+
+    /// <summary>Logits of <paramref name="module"/> on a whole split (the teacher's soft targets).</summary>
+    public static Tensor Logits(IrModule module, DatasetTensors data, int batch = 1000)
+    {
+        module.eval();
+        using var outer = torch.NewDisposeScope();
+        var parts = new List<Tensor>();
+        using (torch.no_grad())
+            for (long start = 0; start < data.Count; start += batch)
+            {
+                // Each batch's intermediate activations die with its scope; only the logits move out.
+                using var scope = torch.NewDisposeScope();
+                parts.Add(module.forward(data.Images.narrow(0, start, Math.Min(batch, data.Count - start))).flatten(1).MoveToOuterDisposeScope());
+            }
+        return torch.cat(parts, 0).DetachFromDisposeScope();
+    }
+}

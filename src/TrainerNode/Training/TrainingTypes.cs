@@ -1,0 +1,52 @@
+namespace NasCluster.TrainerNode.Training;
+
+/// <summary>
+/// Hyper-parameters of one proxy training. The defaults are the proxy budget the validity benchmark
+/// (bench/README.md) measured: a fixed number of steps, Adam with cosine decay, distillation at T = 4.
+/// </summary>
+public sealed record TrainingConfig
+{
+    public int Steps { get; init; } = 300;
+    public int BatchSize { get; init; } = 64;
+    public double LearningRate { get; init; } = 0.003;
+    public double Temperature { get; init; } = 4.0;
+
+    /// <summary>Weight of the KL(teacher ‖ student)·T² term next to the cross-entropy (0 trains without a teacher).</summary>
+    public double DistillationWeight { get; init; } = 1.0;
+
+    public long Seed { get; init; }
+
+    /// <summary>Every how many steps progress is reported.</summary>
+    public int ProgressEvery { get; init; } = 25;
+}
+
+/// <summary>What a training reports while it runs.</summary>
+public sealed record TrainingProgress(int Step, int Steps, double Loss, double ElapsedSeconds);
+
+/// <summary>
+/// The outcome of a proxy training. A failure (an architecture the trainer cannot build, a loss that
+/// diverged) is a result with a reason, never an exception that takes the worker down.
+/// </summary>
+public sealed record ProxyResult
+{
+    public required bool Succeeded { get; init; }
+    public string? FailureReason { get; init; }
+
+    /// <summary>Accuracy on the fixed validation split: the proxy score.</summary>
+    public double Score { get; init; }
+
+    /// <summary>Mean training loss over the last tenth of the steps.</summary>
+    public double Loss { get; init; }
+
+    public double ValidationLoss { get; init; }
+    public double StepsPerSecond { get; init; }
+    public double WallSeconds { get; init; }
+    public int Steps { get; init; }
+    public long Params { get; init; }
+    public string ArchitectureHash { get; init; } = "";
+    public string? WeightsPath { get; init; }
+    public string? WeightsSha256 { get; init; }
+
+    public static ProxyResult Failed(string reason, string architectureHash = "", double wall = 0) =>
+        new() { Succeeded = false, FailureReason = reason, ArchitectureHash = architectureHash, WallSeconds = wall };
+}

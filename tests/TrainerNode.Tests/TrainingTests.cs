@@ -1,0 +1,122 @@
+using System.Security.Cryptography;
+using NasCluster.Shared.Architecture;
+using NasCluster.Shared.SearchSpace;
+using NasCluster.Shared.Util;
+using NasCluster.Shared.Zoo;
+using NasCluster.TrainerNode.Training;
+
+namespace NasCluster.TrainerNode.Tests;
+
+[Collection("torch")]
+public class TeacherTests(TorchFixture fixture)
+{
+    [Fact]
+    public void The_teacher_is_strong_and_cached_under_its_content_hash()
+    {
+        Assert.True(fixture.Teacher.TestAccuracy >= 0.90, $"teacher test accuracy {fixture.Teacher.TestAccuracy:P2}");
+        Assert.Equal([55000L, 10], fixture.Teacher.TrainLogits.shape);
+        var key = Teacher.Key(fixture.Environment.Teacher, fixture.Data);
+        Assert.Equal(key, fixture.Teacher.Key);
+        Assert.True(File.Exists(Path.Combine(fixture.CacheDirectory, key, "weights.bin")));
+        // Another process (here: the machine-wide path, without the in-process memo) loads it instead of training.
+        var again = Teacher.LoadOrTrain(fixture.Data, fixture.Environment.Teacher, fixture.CacheDirectory, key, null, default);
+        Assert.True(again.FromCache);
+        Assert.Equal(fixture.Teacher.TestAccuracy, again.TestAccuracy);
+        Assert.True(again.TrainLogits.allclose(fixture.Teacher.TrainLogits));
+        // Any change of what determines the weights is a different cache entry.
+        Assert.NotEqual(key, Teacher.Key(fixture.Environment.Teacher with { Seed = 8 }, fixture.Data));
+        Assert.NotEqual(key, Teacher.Key(fixture.Environment.Teacher with { Steps = 1201 }, fixture.Data));
+    }
+
+    [Fact]
+    public async Task Two_trainers_asking_at_once_train_the_teacher_once()
+    {
+        var dir = Directory.CreateTempSubdirectory("nascluster-teacher-race-").FullName;
+        try
+        {
+            var tiny = new TeacherConfig { Steps = 15, Widths = [4, 4, 8], Seed = 3 };
+            var key = Teacher.Key(tiny, fixture.Data);
+            using var start = new Barrier(2);
+            TeacherArtifacts Race()
+            {
+                start.SignalAndWait();
+                return Teacher.LoadOrTrain(fixture.Data, tiny, dir, key, null, default);
+            }
+            var a = Task.Run(Race);
+            var b = Task.Run(Race);
+            var results = await Task.WhenAll(a, b);
+            Assert.Equal(1, results.Count(r => !r.FromCache)); // one trained...
+            Assert.Equal(1, results.Count(r => r.FromCache));  // ...the other waited and loaded it
+            Assert.True(results[0].TrainLogits.allclose(results[1].TrainLogits));
+            Assert.Single(Directory.GetDirectories(dir)); // no half-written copies left behind
+        }
+        finally
+        {
+            Directory.Delete(dir, true);
+        }
+    }
+}
+
+[Collection("torch")]
+public class DistillationTests(TorchFixture fixture)
+{
+    private static Network Candidate(ulong seed)
+    {
+        var space = BuiltInSpaces.Load("mnv2-edgetpu-classification");
+        return space.Build(space.Sample(new DeterministicRng(seed)));
+    }
+
+    [Fact]
+    public void A_run_is_deterministic_for_a_seed_and_thread_count()
+    {
+        var net = Candidate(1);
+        var config = new TrainingConfig { Steps = 30, Seed = 5 };
+        var a = ProxyTrainer.Run(net, config, fixture.Environment);
+        var b = ProxyTrainer.Run(net, config, fixture.Environment);
+        var c = ProxyTrainer.Run(net, config with { Seed = 6 }, fixture.Environment);
+        Assert.True(a.Succeeded, a.FailureReason);
+        Assert.Equal((a.Score, a.Loss, a.ValidationLoss), (b.Score, b.Loss, b.ValidationLoss));
+        Assert.NotEqual(a.Loss, c.Loss);
+        Assert.InRange(a.Score, 0.0, 1.0);
+        Assert.True(a.StepsPerSecond > 0 && a.WallSeconds > 0 && a.Steps == 30);
+        Assert.Equal(net.Hash, a.ArchitectureHash);
+    }
+
+    [Fact]
+    public void Distillation_learns_the_task()
+    {
+        var r = ProxyTrainer.Run(ModelZoo.Build("mobilenet-edgetpu-v2-tiny"), new TrainingConfig { Steps = 150, Seed = 1 }, fixture.Environment);
+        Assert.True(r.Succeeded, r.FailureReason);
+        Assert.True(r.Score > 0.6, $"validation accuracy {r.Score:P1} after 150 steps (chance is 10%)");
+    }
+
+    [Fact]
+    public void The_students_weights_can_be_kept_as_a_file_with_its_hash()
+    {
+        var dir = Directory.CreateTempSubdirectory("nascluster-weights-").FullName;
+        try
+        {
+            var path = Path.Combine(dir, "student.bin");
+            var r = ProxyTrainer.Run(Candidate(2), new TrainingConfig { Steps = 5 }, fixture.Environment, saveWeightsTo: path);
+            Assert.Equal(Path.GetFullPath(path), r.WeightsPath);
+            using var file = File.OpenRead(path);
+            Assert.Equal(Convert.ToHexStringLower(SHA256.HashData(file)), r.WeightsSha256);
+        }
+        finally
+        {
+            Directory.Delete(dir, true);
+        }
+    }
+
+    [Fact]
+    public void A_diverging_or_unbuildable_network_is_a_failed_result_with_a_reason()
+    {
+        var diverged = ProxyTrainer.Run(Candidate(3), new TrainingConfig { Steps = 40, LearningRate = 1e9 }, fixture.Environment);
+        Assert.False(diverged.Succeeded);
+        Assert.Contains("diverged", diverged.FailureReason);
+
+        var detector = ProxyTrainer.Run(ModelZoo.Build("ssdlite-mobilenet-v2"), new TrainingConfig { Steps = 5 }, fixture.Environment);
+        Assert.False(detector.Succeeded);
+        Assert.Contains("cannot build the proxy", detector.FailureReason);
+    }
+}
