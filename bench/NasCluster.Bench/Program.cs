@@ -5,11 +5,12 @@ return args.FirstOrDefault() switch
     "ir" => IrBench.Run(args.Skip(1).ToArray()),
     "ppe" => PpeBench.Run(args.Skip(1).ToArray()),
     "proxy" => ProxyBench.Run(args.Skip(1).ToArray()),
+    "search" => SearchBench.Run(args.Skip(1).ToArray()),
     _ => Usage(),
 };
 
 static int Usage()
 {
-    Console.Error.WriteLine("usage: dotnet run -c Release --project bench/NasCluster.Bench -- ir|ppe [--seconds S] | proxy [--candidates N] [--steps S] [--factor F] [--seed K] [--threads T]");
+    Console.Error.WriteLine("usage: dotnet run -c Release --project bench/NasCluster.Bench -- ir|ppe [--seconds S] | proxy [--candidates N] [--steps S] [--factor F] [--seed K] [--threads T] | search [--trials N] [--seeds K] [--batch B] [--latency-target-ms T] [--optuna DIR]");
     return 2;
 }

@@ -24,8 +24,12 @@ public static class CliApp
         return root;
     }
 
-    public static int Run(string[] args, TextWriter stdout, TextWriter stderr)
+    /// <summary>Standard input of the running command (tests substitute it).</summary>
+    internal static readonly AsyncLocal<TextReader?> StandardInput = new();
+
+    public static int Run(string[] args, TextWriter stdout, TextWriter stderr, TextReader? stdin = null)
     {
+        StandardInput.Value = stdin;
         var root = BuildRoot();
         var parse = root.Parse(args.Length == 0 ? ["--help"] : args);
         var config = new InvocationConfiguration { Output = stdout, Error = stderr, EnableDefaultExceptionHandler = false };

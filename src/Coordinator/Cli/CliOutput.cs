@@ -16,6 +16,8 @@ internal sealed class CliOutput(TextWriter @out, TextWriter err)
 
     public TextWriter Err { get; } = err;
 
+    public TextReader In => CliApp.StandardInput.Value ?? System.Console.In;
+
     public IAnsiConsole Console => _console ??= CreateConsole();
 
     private IAnsiConsole CreateConsole()

@@ -3,6 +3,9 @@ using System.Text.Json;
 using NasCluster.EvaluatorNode.Compiler;
 using NasCluster.EvaluatorNode.Cost;
 using NasCluster.EvaluatorNode.Hardware;
+using NasCluster.Coordinator.Rewards;
+using NasCluster.Coordinator.Search;
+using NasCluster.Shared.SearchSpace;
 using NasCluster.Shared.Util;
 using Spectre.Console;
 
@@ -14,11 +17,18 @@ internal static class EstimateCommand
     public static Command Build()
     {
         var estimate = new Command("estimate", "Estimate latency, energy and power of a zoo model or an arch.json file on an Edge TPU-class accelerator.");
-        var target = new Argument<string>("TARGET") { Description = "A zoo name or an arch.json file." };
+        var target = new Argument<string>("TARGET") { Description = "A zoo name or an arch.json file (omit with --batch).", Arity = ArgumentArity.ZeroOrOne };
         var hardware = HardwareOption();
         var fidelity = FidelityOption();
         var resolution = Options.OptionalInt("--resolution", "Input resolution of a zoo model (default: its standard one).");
         var json = new Option<bool>("--json") { Description = "Print a JSON object." };
+        var batch = new Option<bool>("--batch") { Description = "Read candidates of --space as JSON lines on stdin; print one JSON result per line (for external drivers)." };
+        var space = new Option<string?>("--space") { Description = "The search space of the --batch candidates (file or built-in name)." };
+        var quality = new Option<string?>("--quality") { Description = "With --batch: 'synthetic' adds the benchmarks' synthetic quality and the reward (never for real searches)." };
+        var objective = new Option<string>("--objective") { Description = "With --batch --quality: quality, mnas, tunas or hard.", DefaultValueFactory = _ => "mnas" };
+        var latencyTarget = new Option<double?>("--latency-target-ms") { Description = "Latency target T0 (ms) of the objective." };
+        var energyTarget = new Option<double?>("--energy-target-mj") { Description = "Energy target (mJ) of the objective." };
+        foreach (var o in new Option[] { batch, space, quality, objective, latencyTarget, energyTarget }) estimate.Add(o);
         estimate.Add(target);
         estimate.Add(hardware);
         estimate.Add(fidelity);
@@ -27,13 +37,75 @@ internal static class EstimateCommand
         estimate.SetAction(p => CliApp.Guard(p, o =>
         {
             var hw = HardwarePresets.Resolve(p.GetValue(hardware)!);
-            var network = Targets.Resolve(p.GetValue(target)!, p.GetValue(resolution));
+            if (p.GetValue(batch))
+            {
+                if (p.GetValue(target) is not null) throw new NasInputException("--batch reads candidates from stdin; do not give a TARGET");
+                var spaceName = p.GetValue(space) ?? throw new NasInputException("--batch needs --space");
+                var reward = p.GetValue(quality) switch
+                {
+                    null => null,
+                    "synthetic" => RewardFunction.Parse(p.GetValue(objective)!, p.GetValue(latencyTarget), p.GetValue(energyTarget), null),
+                    var q => throw new NasInputException($"--quality must be 'synthetic' (got '{q}')"),
+                };
+                return Batch(o, o.In, BuiltInSpaces.Resolve(spaceName), hw, ParseFidelity(p.GetValue(fidelity)!), reward);
+            }
+            var name = p.GetValue(target) ?? throw new NasInputException("give a TARGET (a zoo name or an arch.json file), or --batch");
+            var network = Targets.Resolve(name, p.GetValue(resolution));
             var report = CostModel.Estimate(network, hw, ParseFidelity(p.GetValue(fidelity)!));
             if (p.GetValue(json)) o.Json(w => WriteJson(w, network.Name, network.Hash, report));
             else WriteHuman(o, network.Name, report);
             return ExitCodes.Ok;
         }));
         return estimate;
+    }
+
+    /// <summary>
+    /// One candidate per input line (a decision name → value object, or an object with a "candidate" key as
+    /// `spaces sample --json` prints); one result per output line, flushed at once so a driver can keep
+    /// the process open. A bad line yields {"error": ...} and the loop goes on.
+    /// </summary>
+    internal static int Batch(CliOutput o, TextReader input, Space space, HardwareConfig hw, Fidelity fidelity, RewardFunction? reward)
+    {
+        var cache = new LayerCostCache();
+        var number = 0;
+        for (var line = input.ReadLine(); line is not null; line = input.ReadLine())
+        {
+            number++;
+            if (string.IsNullOrWhiteSpace(line)) continue;
+            try
+            {
+                var candidate = space.ParseCandidate(JsonNode.Parse(line, $"stdin line {number}"));
+                var network = space.Build(candidate);
+                var r = CostModel.Estimate(network, hw, fidelity, cache);
+                o.Json(w =>
+                {
+                    w.WriteStartObject();
+                    w.WriteString("hash", network.Hash);
+                    w.WriteNumber("params", network.Params);
+                    w.WriteNumber("macs", network.Macs);
+                    w.WriteNumber("latency_ms", r.LatencyMs);
+                    w.WriteNumber("energy_mj", r.EnergyMj);
+                    if (reward is not null)
+                    {
+                        var q = SyntheticQuality.Of(network);
+                        w.WriteNumber("quality", q);
+                        w.WriteNumber("reward", reward.Reward(new TrialMeasurement(q, r.LatencyMs, r.EnergyMj, network.Params)));
+                    }
+                    w.WriteEndObject();
+                }, indented: false);
+            }
+            catch (NasInputException e)
+            {
+                o.Json(w =>
+                {
+                    w.WriteStartObject();
+                    w.WriteString("error", e.Message);
+                    w.WriteEndObject();
+                }, indented: false);
+            }
+            o.Out.Flush();
+        }
+        return ExitCodes.Ok;
     }
 
     public static Option<string> HardwareOption() => new("--hardware")

@@ -5,11 +5,13 @@ namespace NasCluster.Coordinator.Tests.Cli;
 /// <summary>Runs the real command tree in-process and captures what it prints.</summary>
 internal sealed record CliResult(int ExitCode, string Out, string Err)
 {
-    public static CliResult Run(params string[] args)
+    public static CliResult Run(params string[] args) => RunWithInput(null, args);
+
+    public static CliResult RunWithInput(string? stdin, params string[] args)
     {
         var stdout = new StringWriter();
         var stderr = new StringWriter();
-        var code = CliApp.Run(args, stdout, stderr);
+        var code = CliApp.Run(args, stdout, stderr, stdin is null ? null : new StringReader(stdin));
         return new CliResult(code, stdout.ToString(), stderr.ToString());
     }
 
