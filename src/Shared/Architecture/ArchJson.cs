@@ -66,7 +66,14 @@ public static class ArchJson
         }
     }
 
-    private static string Str(string s) => JsonSerializer.Serialize(s);
+    /// <summary>A JSON string literal; plain names (the common case) skip the serializer.</summary>
+    private static string Str(string s)
+    {
+        foreach (var c in s)
+            if (c is < ' ' or '"' or '\\' or > '~' or '<' or '>' or '&' or '\'' or '+' or '`')
+                return JsonSerializer.Serialize(s);
+        return "\"" + s + "\"";
+    }
 
     private static string I(long v) => v.ToString(CultureInfo.InvariantCulture);
 

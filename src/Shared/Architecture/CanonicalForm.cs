@@ -1,3 +1,6 @@
+using System.Buffers.Binary;
+using System.Globalization;
+using System.IO.Hashing;
 using System.Security.Cryptography;
 using System.Text;
 
@@ -10,7 +13,7 @@ namespace NasCluster.Shared.Architecture;
 /// entities and of trial de-duplication.
 /// </summary>
 /// <remarks>
-/// Each layer gets a structural label: a Merkle hash over its op signature and its producers' labels
+/// Each layer gets a structural label: a Merkle hash (XXH128) over its op signature and its producers' labels
 /// (inputs of commutative ops — add, weighted add, multiply, concat — are taken as a multiset), refined
 /// by a second pass over its consumers and the network outputs, so that two layers computing the same
 /// thing for different consumers are told apart. Layers are then listed in the topological order that
@@ -20,7 +23,7 @@ namespace NasCluster.Shared.Architecture;
 /// </remarks>
 public static class CanonicalForm
 {
-    public const string Version = "nascluster-canonical-v1";
+    public const string Version = "nascluster-canonical-v2";
 
     public static string Of(Network network)
     {
@@ -41,29 +44,31 @@ public static class CanonicalForm
             for (var s = 0; s < inputs[i].Length; s++)
                 consumers[inputs[i][s]].Add((i, s));
 
-        var up = new string[n];
+        var up = new UInt128[n];
         for (var i = 0; i < n; i++)
         {
             var parts = inputs[i].Select(j => up[j]);
-            if (commutative[i]) parts = parts.Order(StringComparer.Ordinal);
-            up[i] = Digest("U|" + signature[i] + "|" + string.Join(",", parts));
+            if (commutative[i]) parts = parts.Order();
+            up[i] = Digest('U', signature[i], parts);
         }
 
         var outputSlot = network.Outputs.Select((name, k) => (Index: network.IndexOf(name), k))
             .ToLookup(x => x.Index, x => x.k);
-        var label = new string[n];
+        var label = new UInt128[n];
         for (var i = n - 1; i >= 0; i--)
         {
+            // A consumer's label mixed with the input slot it reads (or "any slot" for commutative ops);
+            // output positions count as consumers with reserved labels.
             var tokens = consumers[i]
-                .Select(c => label[c.Consumer] + "#" + (commutative[c.Consumer] ? "*" : c.Slot.ToString()))
-                .Concat(outputSlot[i].Select(k => "out#" + k))
-                .Order(StringComparer.Ordinal);
-            label[i] = Digest("D|" + up[i] + "|" + string.Join(",", tokens));
+                .Select(c => Digest('C', commutative[c.Consumer] ? "*" : c.Slot.ToString(CultureInfo.InvariantCulture), [label[c.Consumer]]))
+                .Concat(outputSlot[i].Select(k => Digest('O', k.ToString(CultureInfo.InvariantCulture), [])))
+                .Order();
+            label[i] = Digest('D', "", tokens.Prepend(up[i]));
         }
 
         // Kahn's algorithm, always emitting the ready layer with the smallest label.
         var pending = inputs.Select(x => x.Length).ToArray();
-        var ready = new PriorityQueue<int, (string, int)>();
+        var ready = new PriorityQueue<int, (UInt128, int)>();
         for (var i = 0; i < n; i++)
             if (pending[i] == 0) ready.Enqueue(i, (label[i], i));
         var position = new int[n];
@@ -93,6 +98,25 @@ public static class CanonicalForm
     public static string HashOf(string canonical) =>
         Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(canonical)));
 
-    private static string Digest(string s) =>
-        Convert.ToBase64String(SHA256.HashData(Encoding.UTF8.GetBytes(s)));
+    /// <summary>
+    /// A structural label: XXH128 over a tag, a text and other labels. Labels only order layers (the hash
+    /// of the network is SHA-256 over the canonical text), so they need speed, not cryptographic strength;
+    /// a collision could at worst change the emission order of two layers, not make two networks equal.
+    /// </summary>
+    private static UInt128 Digest(char tag, string text, IEnumerable<UInt128> labels)
+    {
+        var hash = new XxHash128();
+        Span<byte> buffer = stackalloc byte[16];
+        buffer[0] = (byte)tag;
+        hash.Append(buffer[..1]);
+        hash.Append(Encoding.UTF8.GetBytes(text));
+        buffer[0] = (byte)'|';
+        hash.Append(buffer[..1]);
+        foreach (var l in labels)
+        {
+            BinaryPrimitives.WriteUInt128LittleEndian(buffer, l);
+            hash.Append(buffer);
+        }
+        return hash.GetCurrentHashAsUInt128();
+    }
 }
