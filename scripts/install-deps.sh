@@ -1,8 +1,15 @@
 #!/usr/bin/env bash
-# Installs the system packages the tests and the main job need, if missing. Needs root (CI runs as
-# root) or passwordless sudo when something is missing; does nothing when all is present.
+# Installs the Debian packages NasCluster needs, if missing:
+#   install-deps.sh            what the main job needs (dataset-fashion-mnist)
+#   install-deps.sh test       also what the tests need (postgresql, python3)
+#   install-deps.sh PACKAGE…   exactly these
+# Needs root (CI runs as root) or passwordless sudo when something is missing; does nothing when all is present.
 set -euo pipefail
-packages=(dataset-fashion-mnist)   # grows with the issues that need them (postgresql, ...)
+case "${1:-}" in
+  "") packages=(dataset-fashion-mnist) ;;
+  test) packages=(dataset-fashion-mnist postgresql python3) ;;   # python3: an outside process holding a database lock
+  *) packages=("$@") ;;
+esac
 missing=()
 for p in "${packages[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

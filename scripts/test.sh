@@ -6,7 +6,12 @@ set -uo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 
-"$root/scripts/install-deps.sh" || { echo "0 passed, 0 failed"; exit 1; }
+"$root/scripts/install-deps.sh" test || { echo "0 passed, 0 failed"; exit 1; }
+# The cluster tests run against SQLite and against PostgreSQL: a local server, started if stopped.
+if [ -z "${NASCLUSTER_TEST_PG:-}" ]; then
+  NASCLUSTER_TEST_PG="$("$root/scripts/postgres.sh")" || { echo "could not start PostgreSQL"; echo "0 passed, 0 failed"; exit 1; }
+  export NASCLUSTER_TEST_PG
+fi
 
 log="$(mktemp)"
 trap 'rm -f "$log"' EXIT

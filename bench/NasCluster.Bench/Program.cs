@@ -6,11 +6,12 @@ return args.FirstOrDefault() switch
     "ppe" => PpeBench.Run(args.Skip(1).ToArray()),
     "proxy" => ProxyBench.Run(args.Skip(1).ToArray()),
     "search" => SearchBench.Run(args.Skip(1).ToArray()),
+    "cluster" => ClusterBench.Run(args.Skip(1).ToArray()),
     _ => Usage(),
 };
 
 static int Usage()
 {
-    Console.Error.WriteLine("usage: dotnet run -c Release --project bench/NasCluster.Bench -- ir|ppe [--seconds S] | proxy [--candidates N] [--steps S] [--factor F] [--seed K] [--threads T] | search [--trials N] [--seeds K] [--batch B] [--latency-target-ms T] [--optuna DIR]");
+    Console.Error.WriteLine("usage: dotnet run -c Release --project bench/NasCluster.Bench -- ir|ppe [--seconds S] | proxy [--candidates N] [--steps S] [--factor F] [--seed K] [--threads T] | search [--trials N] [--seeds K] [--batch B] [--latency-target-ms T] [--optuna DIR] | cluster [overhead|processes|scaling|resume] [--trials N] [--scaling-trials N] [--delay-ms D]");
     return 2;
 }

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json;
+using NasCluster.Shared.Architecture;
 using NasCluster.Coordinator.Pareto;
 using NasCluster.Coordinator.Rewards;
 using NasCluster.Coordinator.Search;

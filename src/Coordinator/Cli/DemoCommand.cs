@@ -1,64 +1,60 @@
 using System.CommandLine;
-using NasCluster.Shared.Architecture;
-using NasCluster.Shared.SearchSpace;
+using System.Globalization;
+using NasCluster.Coordinator.Experiments;
+using NasCluster.Shared.Cluster;
 using NasCluster.Shared.Util;
-using NasCluster.Shared.Zoo;
-using Spectre.Console;
+using static NasCluster.Shared.Protocol.ExperimentProtocol;
 
 namespace NasCluster.Coordinator.Cli;
 
 /// <summary>
-/// <c>nascluster demo</c>: the README's main job. For now a cost-free tour of what exists: the zoo,
-/// the built-in spaces, sampling, and the arch.json round trip; it grows into a short real search.
+/// <c>nascluster demo</c>: the README's main job. A real, short search on the embedded defaults — every role
+/// in this process, a SQLite journal, the paper's classification space, REINFORCE, costs from the simulated
+/// Pixel 6 Edge TPU and quality from distillation proxies trained with TorchSharp on Fashion-MNIST — under a
+/// fresh name, so it can be run again. It prints the equivalent <c>search</c> command first.
 /// </summary>
 internal static class DemoCommand
 {
     public static Command Build()
     {
-        var demo = new Command("demo", "A short tour: zoo models, the built-in search spaces, sampled candidates, arch.json export.");
-        var outDir = new Option<string>("--out") { Description = "Where to write the exported arch.json files.", DefaultValueFactory = _ => "nascluster-demo" };
-        var seed = Options.Long("--seed", "Seed of the sampled candidates.", 1);
-        demo.Add(outDir);
-        demo.Add(seed);
-        demo.SetAction(p => CliApp.Guard(p, o => Run(o, p.GetValue(outDir)!, p.GetValue(seed))));
+        var demo = new Command("demo", "A real, short architecture search on the built-in defaults (standalone, SQLite, proxy training); about 10 minutes on 2 cores.");
+        var name = new Option<string?>("--name") { Description = "Experiment name (default demo-<date>-<time>)." };
+        var trials = Options.Int("--trials", "Trials.", 12);
+        var batch = Options.Int("--batch", "Trials per controller batch.", 4);
+        var steps = Options.Int("--proxy-steps", "Training steps per proxy.", 200);
+        var quality = new Option<string>("--quality") { Description = "proxy, or synthetic for a seconds-long run without training.", DefaultValueFactory = _ => "proxy" };
+        var db = new Option<string>("--db") { Description = $"Experiment database (default {NodeConfig.DefaultDb}).", DefaultValueFactory = _ => NodeConfig.DefaultDb };
+        var seed = Options.Long("--seed", "Controller seed.", 1);
+        foreach (var o in new Option[] { name, trials, batch, steps, quality, db, seed }) demo.Add(o);
+        demo.SetAction(p => CliApp.Guard(p, o =>
+        {
+            var experiment = p.GetValue(name) ?? $"demo-{DateTime.Now.ToString("yyyyMMdd-HHmmss", CultureInfo.InvariantCulture)}";
+            var request = new SearchRequest
+            {
+                Name = experiment,
+                Space = "mnv2-edgetpu-classification",
+                Trials = p.GetValue(trials),
+                BatchSize = p.GetValue(batch),
+                ProxySteps = p.GetValue(steps),
+                Quality = p.GetValue(quality)!,
+                Seed = p.GetValue(seed),
+            };
+            var spec = ExperimentSpecs.Build(request);
+            var dbPath = p.GetValue(db)!;
+            o.Err.WriteLine($"running: nascluster search --space {request.Space} --name {experiment} --trials {request.Trials} --batch {request.BatchSize} " +
+                            $"--proxy-steps {request.ProxySteps} --quality {request.Quality} --seed {request.Seed} --db {dbPath}");
+            if (request.Quality == "proxy")
+                o.Err.WriteLine("(the first run trains the distillation teacher once, about 5 minutes on two cores; later runs reuse it)");
+            var options = new SessionOptions { Node = NodeConfig.FromEnvironment(new NodeOptions()) with { Db = dbPath, Seeds = [] } };
+            var code = SearchSession.Run(o, options, new StartExperiment(spec), experiment);
+            if (code == ExitCodes.Ok)
+            {
+                var hint = dbPath == NodeConfig.DefaultDb ? "" : $" --db {dbPath}";
+                o.Out.WriteLine($"Next: `nascluster status {experiment}{hint}` (add --json for every trial), `nascluster list{hint}`, " +
+                                "or a search of your own: `nascluster search --space FILE|NAME --name NAME` (see `nascluster search --help`).");
+            }
+            return code;
+        }));
         return demo;
-    }
-
-    private static int Run(CliOutput o, string outDir, long seed)
-    {
-        o.Console.Write(new Rule("[bold]Reference networks[/] (nascluster zoo list)").LeftJustified());
-        var zoo = new Table().Border(TableBorder.Simple).AddColumns("model", "params", "MACs", "int8 weights");
-        foreach (var name in new[] { "mobilenet-v2", "mobilenet-edgetpu", "mobilenet-edgetpu-v2-s", "efficientnet-edgetpu-s", "resnet-50" })
-        {
-            var n = ModelZoo.Build(name);
-            zoo.AddRow(name, Format.Count(n.Params), Format.Count(n.Macs), Format.Bytes(n.WeightBytesInt8));
-        }
-        o.Console.Write(zoo);
-
-        o.Console.Write(new Rule("[bold]Built-in search spaces[/] (nascluster spaces list)").LeftJustified());
-        foreach (var name in BuiltInSpaces.Names)
-        {
-            var s = BuiltInSpaces.Load(name);
-            o.Out.WriteLine($"  {s.Name,-30} {s.Task,-15} {s.Decisions.Length,3} decisions, 10^{s.Log10Size:0.0} candidates");
-        }
-
-        var space = BuiltInSpaces.Load("mnv2-edgetpu-classification");
-        o.Console.Write(new Rule($"[bold]Five candidates of {space.Name}[/] (nascluster spaces sample {space.Name} --seed {seed} --count 5)").LeftJustified());
-        var rng = new DeterministicRng(unchecked((ulong)seed));
-        var table = new Table().Border(TableBorder.Simple).AddColumns("#", "hash", "params", "MACs", "candidate", "exported to");
-        for (var i = 0; i < 5; i++)
-        {
-            var c = space.Sample(rng);
-            var n = space.Build(c);
-            var path = Path.Combine(outDir, $"candidate{i}.arch.json");
-            ArchCommands.Save(n, path);
-            var back = ArchJson.ReadFile(path);
-            if (back.Hash != n.Hash) throw new InvalidOperationException($"arch.json round trip changed the network ({path})");
-            var blocks = CandidateSummary.Compact(c);
-            table.AddRow(i.ToString(), n.Hash[..12], Format.Count(n.Params), Format.Count(n.Macs), blocks, Markup.Escape(path));
-        }
-        o.Console.Write(table);
-        o.Out.WriteLine($"Each file re-reads to the same architecture hash. Inspect one with: nascluster arch show {Path.Combine(outDir, "candidate0.arch.json")}");
-        return ExitCodes.Ok;
     }
 }

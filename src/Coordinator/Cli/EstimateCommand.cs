@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.Text.Json;
+using NasCluster.Shared.Architecture;
 using NasCluster.EvaluatorNode.Compiler;
 using NasCluster.EvaluatorNode.Cost;
 using NasCluster.EvaluatorNode.Hardware;

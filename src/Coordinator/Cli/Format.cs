@@ -28,4 +28,13 @@ internal static class Format
     public static string Percent(double fraction) => (fraction * 100).ToString("+0.00;-0.00", Inv) + "%";
 
     public static string Num(double v, string format = "0.###") => v.ToString(format, Inv);
+
+    /// <summary>A duration as people read it: 45 s, 3 min 20 s, 2 h 05 min.</summary>
+    public static string Duration(TimeSpan t) => t.TotalSeconds switch
+    {
+        < 60 => $"{t.TotalSeconds:0} s",
+        < 3600 => $"{(int)t.TotalMinutes} min {t.Seconds:00} s",
+        < 360_000 => $"{(int)t.TotalHours} h {t.Minutes:00} min",
+        _ => $"{t.TotalDays:0} days",
+    };
 }

@@ -10,6 +10,12 @@ namespace NasCluster.EvaluatorNode.Cost;
 /// </summary>
 public static class CostModel
 {
+    /// <summary>
+    /// Version of the cost models' behaviour. Experiments record it and refuse to resume under another, so
+    /// results of one experiment always come from one simulator. Bump it when a change alters any number.
+    /// </summary>
+    public const string Version = "ppe-1";
+
     public static CostReport Estimate(Network network, HardwareConfig hw, Fidelity fidelity = Fidelity.Analytical, LayerCostCache? cache = null) =>
         fidelity == Fidelity.Analytical
             ? AnalyticalLatencyModel.Estimate(network, hw, cache)

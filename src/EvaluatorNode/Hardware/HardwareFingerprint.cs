@@ -17,17 +17,32 @@ public static class HardwareFingerprint
 
     public static string Of(HardwareConfig h) => Memo.GetValue(h, Compute);
 
-    private static string Compute(HardwareConfig h)
+    /// <summary>Every number the fingerprint covers, named (what `resume` lists when hardware changed).</summary>
+    public static IReadOnlyList<(string Name, string Value)> Fields(HardwareConfig h)
     {
         var e = h.Energy;
-        var text = string.Join("|", new object[]
-        {
-            h.ClockHz, h.PeX, h.PeY, h.CoresPerPe, h.LanesPerCore, h.MacWaysPerLane, h.ActBroadcastPerCoreCycle,
-            h.DepthwiseVectorPerCoreCycle, h.CoreMemBytes, h.PeMemBytes, h.ParamCacheBytes, h.MaxActivationShare,
-            h.OffChipBytesPerSecond, h.WeightBroadcastBytesPerCycle, h.PeMemBytesPerCycle, h.ActivationBroadcastBytesPerCycle,
-            h.LayerOverheadCycles, h.PassOverheadCycles, e.MacPj, e.CoreMemReadPjPerByte, e.CoreMemWritePjPerByte,
-            e.PeMemReadPjPerByte, e.PeMemWritePjPerByte, e.BroadcastPjPerByte, e.OffChipPjPerByte, e.VectorOpPj, e.StaticFraction,
-        }.Select(v => Convert.ToString(v, CultureInfo.InvariantCulture)));
+        (string, object)[] fields =
+        [
+            ("clock_hz", h.ClockHz), ("pe_x", h.PeX), ("pe_y", h.PeY), ("cores_per_pe", h.CoresPerPe), ("lanes_per_core", h.LanesPerCore),
+            ("mac_ways_per_lane", h.MacWaysPerLane), ("act_broadcast_per_core_cycle", h.ActBroadcastPerCoreCycle),
+            ("depthwise_vector_per_core_cycle", h.DepthwiseVectorPerCoreCycle), ("core_mem_bytes", h.CoreMemBytes), ("pe_mem_bytes", h.PeMemBytes),
+            ("param_cache_bytes", h.ParamCacheBytes), ("max_activation_share", h.MaxActivationShare), ("off_chip_bytes_per_s", h.OffChipBytesPerSecond),
+            ("weight_broadcast_bytes_per_cycle", h.WeightBroadcastBytesPerCycle), ("pe_mem_bytes_per_cycle", h.PeMemBytesPerCycle),
+            ("activation_broadcast_bytes_per_cycle", h.ActivationBroadcastBytesPerCycle), ("layer_overhead_cycles", h.LayerOverheadCycles),
+            ("pass_overhead_cycles", h.PassOverheadCycles), ("mac_pj", e.MacPj), ("core_mem_read_pj_per_byte", e.CoreMemReadPjPerByte),
+            ("core_mem_write_pj_per_byte", e.CoreMemWritePjPerByte), ("pe_mem_read_pj_per_byte", e.PeMemReadPjPerByte),
+            ("pe_mem_write_pj_per_byte", e.PeMemWritePjPerByte), ("broadcast_pj_per_byte", e.BroadcastPjPerByte),
+            ("off_chip_pj_per_byte", e.OffChipPjPerByte), ("vector_op_pj", e.VectorOpPj), ("static_fraction", e.StaticFraction),
+        ];
+        return fields.Select(f => (f.Item1, Convert.ToString(f.Item2, CultureInfo.InvariantCulture)!)).ToList();
+    }
+
+    /// <summary>The fields as one line, <c>name=value;…</c> (kept in an experiment's spec).</summary>
+    public static string Describe(HardwareConfig h) => string.Join(";", Fields(h).Select(f => $"{f.Name}={f.Value}"));
+
+    private static string Compute(HardwareConfig h)
+    {
+        var text = string.Join("|", Fields(h).Select(f => f.Value));
         return Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(text)))[..32];
     }
 }

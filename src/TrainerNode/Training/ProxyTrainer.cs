@@ -25,6 +25,17 @@ public sealed record ProxyEnvironment
 public static class ProxyTrainer
 {
     /// <summary>
+    /// Loads the dataset and trains (or finds) the cached teacher up front, so a node or a search fails fast
+    /// on a missing dataset and the first trial does not carry the teacher's minutes.
+    /// </summary>
+    /// <exception cref="NasInputException">The dataset is missing.</exception>
+    public static void Prepare(ProxyEnvironment environment, bool distillation = true, Action<string>? log = null, CancellationToken cancel = default)
+    {
+        var data = FashionMnist.Load(environment.DataDirectory);
+        if (distillation) Teacher.GetOrTrain(data, environment.Teacher, environment.TeacherCacheDirectory, log, cancel);
+    }
+
+    /// <summary>
     /// Trains one candidate. Problems of the candidate (cannot be scaled or built, diverges) are a failed
     /// result with the reason; problems of the environment (no dataset) throw <see cref="NasInputException"/>;
     /// cancellation throws <see cref="OperationCanceledException"/>.

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Text.Json;
 using NasCluster.Shared.Architecture;
 using NasCluster.Shared.Zoo;
+using NasCluster.Coordinator.Cli;
 
 namespace NasCluster.Coordinator.Tests.Cli;
 
@@ -30,16 +31,21 @@ public class ArchAndDemoCliTests
         CliResult.Run("arch", "show", dir.File("none.json")).AssertBadInput("file not found");
     }
 
+    /// <summary>The main job's machinery end to end (without training, which the cluster and proxy tests cover).</summary>
     [Fact]
-    public void Demo_writes_candidates_that_round_trip()
+    public void Demo_runs_a_real_standalone_search_into_a_sqlite_journal()
     {
         using var dir = new TempDir();
-        var r = CliResult.Run("demo", "--out", dir.Path);
-        Assert.Equal(0, r.ExitCode);
-        Assert.Contains("mobilenet-edgetpu-v2-s", r.Out);
-        var files = Directory.GetFiles(dir.Path, "*.arch.json");
-        Assert.Equal(5, files.Length);
-        Assert.All(files, f => Assert.True(ArchJson.ReadFile(f).Params > 0));
+        var db = dir.File("demo.db");
+        var r = CliResult.Run("demo", "--quality", "synthetic", "--trials", "8", "--name", "demo-test", "--db", db);
+        Assert.True(r.ExitCode == 0, r.Err);
+        Assert.Contains("running: nascluster search --space mnv2-edgetpu-classification --name demo-test", r.Err);
+        Assert.Contains("8 completed, 0 failed, 0 in flight of 8", r.Out);
+        Assert.Contains("Pareto front", r.Out);
+        Assert.True(File.Exists(db));
+        var again = CliResult.Run("demo", "--quality", "synthetic", "--trials", "8", "--name", "demo-test", "--db", db);
+        Assert.Equal(ExitCodes.BadInput, again.ExitCode);
+        Assert.Contains("error: experiment 'demo-test' already exists; continue it with `nascluster resume demo-test", again.Err);
     }
 
     [Fact]

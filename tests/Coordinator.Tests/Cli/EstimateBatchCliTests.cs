@@ -1,4 +1,5 @@
 using System.Text.Json;
+using NasCluster.Shared.Architecture;
 using NasCluster.Coordinator.Rewards;
 using NasCluster.Coordinator.Search;
 using NasCluster.EvaluatorNode.Cost;

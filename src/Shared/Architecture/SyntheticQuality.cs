@@ -1,6 +1,5 @@
-using NasCluster.Shared.Architecture;
 
-namespace NasCluster.Coordinator.Search;
+namespace NasCluster.Shared.Architecture;
 
 /// <summary>
 /// A deterministic stand-in for a trained accuracy, for benchmarks that need thousands of cheap trials

@@ -1,0 +1,168 @@
+using System.Globalization;
+using System.Text.Json;
+using NasCluster.Coordinator.Experiments;
+using NasCluster.Coordinator.Hosting;
+using NasCluster.Coordinator.Rewards;
+using Spectre.Console;
+
+namespace NasCluster.Coordinator.Cli;
+
+/// <summary>
+/// How an experiment is reported: the JSON of <c>status --json</c> (a stable document for scripts) and the
+/// tables of <c>status</c> and of the summary <c>search</c>/<c>resume</c> end with.
+/// </summary>
+internal static class ExperimentReport
+{
+    public static string ConditionName(ExperimentCondition c) => c switch
+    {
+        ExperimentCondition.Running => "running",
+        ExperimentCondition.Finished => "finished",
+        _ => "interrupted",
+    };
+
+    /// <summary>The status document; <paramref name="trials"/> false leaves out the per-trial list.</summary>
+    public static void WriteJson(Utf8JsonWriter w, StoredExperiment x, bool trials = true)
+    {
+        var s = x.State;
+        var spec = s.Spec;
+        var tally = s.Tally();
+        w.WriteStartObject();
+        w.WriteString("name", x.Name);
+        w.WriteString("state", ConditionName(x.Condition));
+        w.WriteString("space", spec.SpaceSource);
+        w.WriteString("space_fingerprint", spec.SpaceFingerprint);
+        w.WriteString("controller", spec.Controller);
+        w.WriteNumber("seed", spec.Seed);
+        w.WriteString("mode", spec.Asynchronous ? "asynchronous" : "synchronous");
+        w.WriteNumber("batch", spec.BatchSize);
+        w.WriteString("hardware", spec.Hardware);
+        w.WriteString("simulator", spec.SimulatorVersion);
+        w.WriteString("fidelity", spec.Fidelity);
+        w.WriteString("objective", s.RewardFunction.Describe());
+        w.WriteString("quality", spec.QualityMode);
+        w.WriteNumber("proxy_steps", spec.ProxySteps);
+        if (spec.ForkedFrom is not null) w.WriteString("forked_from", spec.ForkedFrom);
+        w.WriteNumber("trials_target", spec.Trials);
+        w.WriteNumber("trials_proposed", s.Trials.Count);
+        w.WriteNumber("trials_completed", tally.Completed);
+        w.WriteNumber("trials_failed", tally.Failed);
+        w.WriteNumber("trials_in_flight", tally.InFlight);
+        w.WriteNumber("trials_reused", tally.Reused);
+        w.WritePropertyName("best");
+        if (tally.BestTrial is { } best) WriteTrial(w, s, best, brief: true);
+        else w.WriteNullValue();
+        w.WriteStartArray("pareto");
+        foreach (var p in s.Front(CostMetric.LatencyMs).Points.OrderBy(p => p.Cost))
+            w.WriteNumberValue(int.Parse(p.Id, CultureInfo.InvariantCulture));
+        w.WriteEndArray();
+        w.WriteNumber("created_unix_ms", s.CreatedUnixMs);
+        if (s.Finished) w.WriteNumber("finished_unix_ms", s.FinishedUnixMs);
+        w.WriteStartObject("journal");
+        w.WriteNumber("events", x.Events);
+        w.WriteNumber("bytes", x.JournalBytes);
+        if (x.SnapshotSequenceNr is { } seq) w.WriteNumber("snapshot_sequence_nr", seq);
+        w.WriteEndObject();
+        if (trials)
+        {
+            w.WriteStartArray("trials");
+            foreach (var t in s.Trials) WriteTrial(w, s, t, brief: false);
+            w.WriteEndArray();
+        }
+        w.WriteEndObject();
+    }
+
+    private static void WriteTrial(Utf8JsonWriter w, ExperimentState s, TrialState t, bool brief)
+    {
+        var source = s.Source(t);
+        w.WriteStartObject();
+        w.WriteNumber("id", t.Id);
+        w.WriteString("hash", t.Hash);
+        w.WriteString("status", s.IsFailed(t) ? "failed" : s.IsDone(t) ? "completed" : "in_flight");
+        if (s.Reward(t) is { } reward) w.WriteNumber("reward", reward);
+        else w.WriteNull("reward");
+        Number(w, "quality", source.Quality?.Score);
+        Number(w, "latency_ms", source.Cost?.LatencyMs);
+        Number(w, "energy_mj", source.Cost?.EnergyMj);
+        if (source.Cost is { } c)
+        {
+            w.WriteNumber("params", c.Params);
+            w.WriteNumber("macs", c.Macs);
+        }
+        if (!brief)
+        {
+            if (t.ReusedFrom is { } r) w.WriteNumber("reused_from", r);
+            if (s.FailureOf(t) is { } failure) w.WriteString("failure", failure);
+            w.WriteNumber("cost_attempts", t.CostAttempts);
+            w.WriteNumber("quality_attempts", t.QualityAttempts);
+            if (t.CostNode is not null) w.WriteString("evaluator", t.CostNode);
+            if (t.Quality is { } q)
+            {
+                w.WriteString("trainer", q.Worker);
+                w.WriteNumber("train_seconds", q.WallSeconds);
+                if (q.WeightsPath is not null) w.WriteString("weights", q.WeightsPath);
+            }
+            w.WriteStartArray("vector");
+            foreach (var v in t.Vector) w.WriteNumberValue(v);
+            w.WriteEndArray();
+        }
+        w.WriteEndObject();
+    }
+
+    private static void Number(Utf8JsonWriter w, string name, double? v)
+    {
+        if (v is { } x && double.IsFinite(x)) w.WriteNumber(name, x);
+        else w.WriteNull(name);
+    }
+
+    /// <summary>The human summary: settings and counts, the best trials, and the Pareto front.</summary>
+    public static void WriteText(CliOutput o, StoredExperiment x, int top = 10)
+    {
+        var s = x.State;
+        var spec = s.Spec;
+        var tally = s.Tally();
+        var grid = new Grid().AddColumn().AddColumn();
+        grid.AddRow("experiment", Markup.Escape($"{x.Name} ({ConditionName(x.Condition)})" + (spec.ForkedFrom is null ? "" : $", forked from {spec.ForkedFrom}")));
+        grid.AddRow("space", Markup.Escape(spec.SpaceSource));
+        grid.AddRow("search", Markup.Escape($"{spec.Controller}, seed {spec.Seed}, {(spec.Asynchronous ? "asynchronous" : "synchronous")} batches of {spec.BatchSize}"));
+        grid.AddRow("objective", Markup.Escape(s.RewardFunction.Describe()));
+        grid.AddRow("hardware", Markup.Escape($"{spec.Hardware} ({spec.Fidelity} {spec.SimulatorVersion})"));
+        grid.AddRow("quality", Markup.Escape(spec.QualityMode == "proxy" ? $"proxy, {spec.ProxySteps} steps of distillation on Fashion-MNIST" : "synthetic (no training)"));
+        grid.AddRow("trials", $"{tally.Completed} completed, {tally.Failed} failed, {tally.InFlight} in flight of {spec.Trials}" +
+                              (tally.Reused > 0 ? $" ({tally.Reused} repeats reused an earlier result)" : ""));
+        grid.AddRow("journal", $"{x.Events:N0} events, {Format.Bytes(x.JournalBytes)}");
+        o.Console.Write(grid);
+
+        var ranked = s.Trials.Where(t => s.IsDone(t) && !s.IsFailed(t) && t.ReusedFrom is null)
+            .Select(t => (t, r: s.Reward(t)!.Value)).OrderByDescending(x => x.r).ThenBy(x => x.t.Id).Take(top).ToList();
+        if (ranked.Count > 0)
+        {
+            o.Console.Write(new Rule($"[bold]Best {ranked.Count} trials[/] by reward").LeftJustified());
+            o.Console.Write(TrialTable(s, ranked.Select(x => x.t)));
+        }
+        var front = s.Front(CostMetric.LatencyMs).Points.OrderBy(p => p.Cost).Select(p => s.Trials[int.Parse(p.Id, CultureInfo.InvariantCulture)]).ToList();
+        if (front.Count > 0)
+        {
+            o.Console.Write(new Rule($"[bold]Pareto front[/] (quality vs latency, {front.Count} trials)").LeftJustified());
+            o.Console.Write(TrialTable(s, front));
+        }
+        var failures = s.Trials.Where(s.IsFailed).GroupBy(t => s.FailureOf(t)).OrderByDescending(g => g.Count()).Take(5).ToList();
+        if (failures.Count > 0)
+        {
+            o.Console.Write(new Rule("[bold]Failures[/]").LeftJustified());
+            foreach (var g in failures) o.Out.WriteLine($"  {g.Count(),4} × {g.Key}");
+        }
+    }
+
+    private static Table TrialTable(ExperimentState s, IEnumerable<TrialState> trials)
+    {
+        var table = new Table().Border(TableBorder.Simple).AddColumns("trial", "hash", "reward", "quality", "latency ms", "energy mJ", "params", "MACs");
+        foreach (var t in trials)
+        {
+            var c = s.Source(t).Cost!;
+            var q = s.Source(t).Quality!;
+            table.AddRow(t.Id.ToString(CultureInfo.InvariantCulture), t.Hash[..12], $"{s.Reward(t):0.0000}", $"{q.Score:0.0000}", $"{c.LatencyMs:0.000}",
+                $"{c.EnergyMj:0.000}", Format.Count(c.Params), Format.Count(c.Macs));
+        }
+        return table;
+    }
+}

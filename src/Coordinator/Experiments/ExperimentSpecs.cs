@@ -1,0 +1,179 @@
+using NasCluster.Coordinator.Rewards;
+using NasCluster.Coordinator.Search;
+using NasCluster.EvaluatorNode.Cost;
+using NasCluster.EvaluatorNode.Hardware;
+using NasCluster.Shared.SearchSpace;
+using NasCluster.Shared.Util;
+using static NasCluster.Shared.Protocol.ExperimentProtocol;
+
+namespace NasCluster.Coordinator.Experiments;
+
+/// <summary>What a user asks for when starting a search; validated into an <see cref="ExperimentSpec"/>.</summary>
+public sealed record SearchRequest
+{
+    public required string Name { get; init; }
+    public required string Space { get; init; }
+    public string Controller { get; init; } = "reinforce";
+    public int Trials { get; init; } = 50;
+    public int BatchSize { get; init; } = 10;
+    public long Seed { get; init; }
+    public bool Asynchronous { get; init; }
+    public string Hardware { get; init; } = HardwarePresets.Default;
+    public string Fidelity { get; init; } = "analytical";
+    public string Objective { get; init; } = "mnas";
+    public double? LatencyTargetMs { get; init; } = 1.5;
+    public double? EnergyTargetMj { get; init; }
+    public double? ParamsTarget { get; init; }
+    public string Quality { get; init; } = "proxy";
+    public int ProxySteps { get; init; } = 300;
+    public int MaxAttempts { get; init; } = 3;
+    public int EvaluationTimeoutMs { get; init; } = 30_000;
+    public int TrainingTimeoutMs { get; init; } = 600_000;
+    public int SnapshotEvery { get; init; } = 1000;
+}
+
+public static class ExperimentSpecs
+{
+    /// <exception cref="NasInputException">Anything invalid, named.</exception>
+    public static ExperimentSpec Build(SearchRequest r)
+    {
+        ValidateName(r.Name);
+        var space = BuiltInSpaces.Resolve(r.Space);
+        var spaceJson = File.Exists(r.Space) ? File.ReadAllText(r.Space) : BuiltInSpaces.Text(space.Name);
+        var spaceSource = File.Exists(r.Space) ? Path.GetFullPath(r.Space) : $"{BuiltIn}{space.Name}";
+        if (space.Task != "classification" && r.Quality == "proxy")
+            throw new NasInputException($"space '{space.Name}' is a {space.Task} space; the quality proxy trains image classifiers (use --quality synthetic to exercise the search without training)");
+        if (Array.IndexOf(Controllers.Kinds, r.Controller) < 0)
+            throw new NasInputException($"unknown controller '{r.Controller}' (controllers: {string.Join(", ", Controllers.Kinds)})");
+        if (r.Trials < 1) throw new NasInputException($"--trials must be at least 1 (got {r.Trials})");
+        if (r.BatchSize < 1) throw new NasInputException($"--batch must be at least 1 (got {r.BatchSize})");
+        if (r.ProxySteps < 1) throw new NasInputException($"--proxy-steps must be at least 1 (got {r.ProxySteps})");
+        if (r.Quality is not ("proxy" or "synthetic")) throw new NasInputException($"--quality must be 'proxy' or 'synthetic' (got '{r.Quality}')");
+        if (r.Fidelity is not ("analytical" or "detailed")) throw new NasInputException($"--fidelity must be 'analytical' or 'detailed' (got '{r.Fidelity}')");
+        var hw = HardwarePresets.Resolve(r.Hardware);
+        var hardwareJson = HardwarePresets.Contains(r.Hardware) ? null : File.ReadAllText(r.Hardware);
+        var hardwareSource = HardwarePresets.Contains(r.Hardware) ? r.Hardware : Path.GetFullPath(r.Hardware);
+        var latency = r.Objective == "quality" ? null : r.LatencyTargetMs;
+        var reward = RewardFunction.Parse(r.Objective, latency, r.EnergyTargetMj, r.ParamsTarget);
+        if (r.MaxAttempts < 1) throw new NasInputException($"--max-attempts must be at least 1 (got {r.MaxAttempts})");
+        return new ExperimentSpec(r.Name, spaceJson, spaceSource, space.Fingerprint, r.Controller, r.Seed, r.Trials, r.BatchSize, r.Asynchronous,
+            hw.Name, hardwareJson, HardwareFingerprint.Of(hw), hardwareSource, HardwareFingerprint.Describe(hw), r.Fidelity, CostModel.Version,
+            new RewardSpec(r.Objective, latency, r.EnergyTargetMj, r.ParamsTarget, reward.W, reward.Beta, reward.InfeasibleReward),
+            r.Quality, r.ProxySteps, r.MaxAttempts, r.EvaluationTimeoutMs, r.TrainingTimeoutMs, r.SnapshotEvery, null);
+    }
+
+    private const string BuiltIn = "built-in:";
+
+    /// <summary>What <c>resume</c> found when it compared an experiment with the world it came from.</summary>
+    /// <param name="Differences">Changes that make results incomparable (refused unless forked).</param>
+    /// <param name="Notes">Harmless findings (a space file that is gone: the experiment's own copy is used).</param>
+    /// <param name="Current">The spec on today's space, hardware and simulator (what a fork runs).</param>
+    public sealed record ResumeCheck(IReadOnlyList<string> Differences, IReadOnlyList<string> Notes, ExperimentSpec Current);
+
+    /// <summary>
+    /// Re-reads the space and hardware an experiment was created from (a built-in name or a file) and
+    /// compares them, and the simulator version, with what the experiment recorded.
+    /// </summary>
+    public static ResumeCheck CheckResume(ExperimentSpec spec)
+    {
+        var differences = new List<string>();
+        var notes = new List<string>();
+        var current = spec with { SimulatorVersion = CostModel.Version };
+
+        string? text = null;
+        if (spec.SpaceSource.StartsWith(BuiltIn, StringComparison.Ordinal))
+        {
+            var name = spec.SpaceSource[BuiltIn.Length..];
+            if (BuiltInSpaces.Names.Contains(name)) text = BuiltInSpaces.Text(name);
+            else notes.Add($"the built-in space '{name}' no longer exists; the experiment's own copy is used");
+        }
+        else if (File.Exists(spec.SpaceSource)) text = File.ReadAllText(spec.SpaceSource);
+        else notes.Add($"the space file {spec.SpaceSource} is gone; the experiment's own copy is used");
+        if (text is not null)
+        {
+            var old = SearchSpaceLoader.Parse(spec.SpaceJson, spec.SpaceSource);
+            try
+            {
+                var now = SearchSpaceLoader.Parse(text, spec.SpaceSource);
+                if (now.Fingerprint != spec.SpaceFingerprint)
+                {
+                    differences.Add($"the search space {spec.SpaceSource} changed ({SpaceDifference(old, now)})");
+                    current = current with { SpaceJson = text, SpaceFingerprint = now.Fingerprint };
+                }
+            }
+            catch (NasInputException e)
+            {
+                differences.Add($"the search space {spec.SpaceSource} no longer loads: {e.Message}");
+            }
+        }
+
+        if (spec.SimulatorVersion != CostModel.Version)
+            differences.Add($"the simulator changed (experiment: {spec.SimulatorVersion}, now: {CostModel.Version})");
+
+        HardwareConfig? hw = null;
+        if (HardwarePresets.Contains(spec.HardwareSource)) hw = HardwarePresets.Get(spec.HardwareSource);
+        else if (File.Exists(spec.HardwareSource))
+        {
+            try
+            {
+                hw = HardwareFile.Load(spec.HardwareSource);
+            }
+            catch (NasInputException e)
+            {
+                differences.Add($"the hardware file {spec.HardwareSource} no longer loads: {e.Message}");
+            }
+        }
+        else notes.Add($"the hardware {spec.HardwareSource} is gone; the experiment's own copy is used");
+        if (hw is not null && HardwareFingerprint.Of(hw) != spec.HardwareFingerprint)
+        {
+            var before = spec.HardwareValues.Split(';').Select(f => f.Split('=', 2)).ToDictionary(f => f[0], f => f.ElementAtOrDefault(1) ?? "");
+            var changed = HardwareFingerprint.Fields(hw).Where(f => !before.TryGetValue(f.Name, out var v) || v != f.Value)
+                .Select(f => $"{f.Name} {before.GetValueOrDefault(f.Name, "?")} → {f.Value}").ToList();
+            differences.Add($"the hardware '{spec.HardwareSource}' changed ({(changed.Count > 0 ? string.Join(", ", changed) : "fingerprint only")})");
+            current = current with
+            {
+                Hardware = hw.Name,
+                HardwareJson = spec.HardwareJson is null ? null : File.ReadAllText(spec.HardwareSource),
+                HardwareFingerprint = HardwareFingerprint.Of(hw),
+                HardwareValues = HardwareFingerprint.Describe(hw),
+            };
+        }
+        return new ResumeCheck(differences, notes, current);
+    }
+
+    /// <summary>Decisions added, removed or given other choices; otherwise "the template changed".</summary>
+    internal static string SpaceDifference(Space old, Space now)
+    {
+        var before = old.Decisions.ToDictionary(d => d.Name, StringComparer.Ordinal);
+        var after = now.Decisions.ToDictionary(d => d.Name, StringComparer.Ordinal);
+        var parts = new List<string>();
+        foreach (var d in now.Decisions.Where(d => !before.ContainsKey(d.Name))) parts.Add($"decision {d.Name} added");
+        foreach (var d in old.Decisions.Where(d => !after.ContainsKey(d.Name))) parts.Add($"decision {d.Name} removed");
+        foreach (var d in now.Decisions.Where(d => before.ContainsKey(d.Name)))
+        {
+            var was = before[d.Name].Choices;
+            if (!was.SequenceEqual(d.Choices))
+                parts.Add($"decision {d.Name} choices [{string.Join(", ", was)}] → [{string.Join(", ", d.Choices)}]");
+        }
+        const int shown = 5;
+        return parts.Count == 0 ? "same decisions; the template or its defaults changed"
+            : parts.Count <= shown ? string.Join("; ", parts)
+            : string.Join("; ", parts.Take(shown)) + $"; and {parts.Count - shown} more";
+    }
+
+    /// <summary>
+    /// The spec of a fork: the parent's settings on today's space, hardware and simulator, under a new name,
+    /// with the trials the parent had left.
+    /// </summary>
+    public static ExperimentSpec Fork(ExperimentSpec current, string newName, int trialsDone)
+    {
+        ValidateName(newName);
+        return current with { Name = newName, ForkedFrom = current.Name, Trials = Math.Max(1, current.Trials - trialsDone) };
+    }
+
+    public static void ValidateName(string name)
+    {
+        if (string.IsNullOrWhiteSpace(name) || name.Length > 100 || !name.All(c => char.IsLetterOrDigit(c) || c is '-' or '_' or '.'))
+            throw new NasInputException($"experiment name '{name}' must be 1–100 letters, digits, '-', '_' or '.'");
+    }
+}

@@ -1,0 +1,242 @@
+using System.Collections.Immutable;
+using NasCluster.Coordinator.Pareto;
+using NasCluster.Coordinator.Rewards;
+using NasCluster.Coordinator.Search;
+using NasCluster.Shared.SearchSpace;
+using static NasCluster.Shared.Protocol.EvaluationProtocol;
+using static NasCluster.Shared.Protocol.ExperimentProtocol;
+
+namespace NasCluster.Coordinator.Experiments;
+
+/// <summary>What the trainer reported for a trial.</summary>
+public sealed record QualityInfo(double Score, double Loss, double WallSeconds, double StepsPerSecond, string Worker, string? WeightsPath, string? WeightsSha256);
+
+/// <summary>Counts over the ledger.</summary>
+public sealed record ExperimentTally(int Completed, int Failed, int InFlight, int Reused, TrialState? BestTrial, double? BestReward);
+
+/// <summary>One trial of the ledger.</summary>
+public sealed record TrialState(
+    int Id,
+    int[] Vector,
+    string Hash,
+    int? ReusedFrom,
+    CostSummary? Cost,
+    string? CostNode,
+    QualityInfo? Quality,
+    string? Failure,
+    int CostAttempts,
+    int QualityAttempts,
+    bool Observed);
+
+/// <summary>The kinds of work a trial needs.</summary>
+public static class Work
+{
+    public const string Cost = "cost";
+    public const string Quality = "quality";
+}
+
+/// <summary>
+/// An experiment's ledger as an immutable value: <see cref="Apply"/> folds persisted events in, and the
+/// decision functions say which events a command or result produces — nothing else changes it. The
+/// rules: a trial exists only once its proposal is persisted; a result counts only for work the trial
+/// still needs (late and duplicate results produce no event); a trial proposed again (same architecture
+/// hash) reuses the earlier trial's result; a trial whose work fails <c>MaxAttempts</c> times is failed
+/// with the reason. In synchronous batch mode the controller observes a batch only when all its trials
+/// are done and proposes the next only after that, so a seeded experiment follows one trajectory however
+/// the work is spread, fails, or resumes.
+/// </summary>
+public sealed record ExperimentState(
+    ExperimentSpec Spec,
+    string ControllerState,
+    ImmutableList<TrialState> Trials,
+    ImmutableDictionary<string, int> FirstByHash,
+    ImmutableSortedSet<int> Unobserved,
+    bool Finished,
+    long CreatedUnixMs,
+    long FinishedUnixMs)
+{
+    public static ExperimentState Created(ExperimentCreated e) =>
+        new(e.Spec, e.ControllerState, [], ImmutableDictionary<string, int>.Empty.WithComparers(StringComparer.Ordinal), [], false, e.AtUnixMs, 0);
+
+    /// <summary>Folds one persisted event into the state.</summary>
+    public ExperimentState Apply(Shared.Protocol.IExperimentEvent e) => e switch
+    {
+        TrialsProposed p => this with
+        {
+            ControllerState = p.ControllerState,
+            Trials = Trials.AddRange(p.Vectors.Select((v, i) => new TrialState(p.FirstTrialId + i, v, p.Hashes[i], null, null, null, null, null, 0, 0, false))),
+            FirstByHash = p.Hashes.Select((h, i) => (h, p.FirstTrialId + i)).Aggregate(FirstByHash, (d, x) => d.ContainsKey(x.h) ? d : d.Add(x.h, x.Item2)),
+            Unobserved = Unobserved.Union(Enumerable.Range(p.FirstTrialId, p.Vectors.Count)),
+        },
+        TrialReused r => Update(r.TrialId, t => t with { ReusedFrom = r.SourceTrialId }),
+        DispatchAttempted d => Update(d.TrialId, t => d.Work == Work.Cost
+            ? t with { CostAttempts = Math.Max(t.CostAttempts, d.Attempt) }
+            : t with { QualityAttempts = Math.Max(t.QualityAttempts, d.Attempt) }),
+        CostRecorded c => Update(c.TrialId, t => t with { Cost = c.Cost, CostNode = c.Node }),
+        QualityRecorded q => Update(q.TrialId, t => t with { Quality = new QualityInfo(q.Score, q.Loss, q.WallSeconds, q.StepsPerSecond, q.Worker, q.WeightsPath, q.WeightsSha256) }),
+        TrialFailed f => Update(f.TrialId, t => t with { Failure = f.Reason }),
+        ControllerUpdated u => u.TrialIds.Aggregate(this with { ControllerState = u.ControllerState, Unobserved = Unobserved.Except(u.TrialIds) },
+            (s, id) => s.Update(id, t => t with { Observed = true })),
+        ExperimentFinished f => this with { Finished = true, FinishedUnixMs = f.AtUnixMs },
+        ExperimentCreated => throw new InvalidOperationException("an experiment is created once"),
+        _ => throw new ArgumentOutOfRangeException(nameof(e), e.GetType().Name, "not an experiment event"),
+    };
+
+    private ExperimentState Update(int id, Func<TrialState, TrialState> change) => this with { Trials = Trials.SetItem(id, change(Trials[id])) };
+
+    // ----- Derived views -----
+
+    private RewardFunction? _reward; // derived from Spec, which `with` never changes: copying the cache is correct
+
+    public RewardFunction RewardFunction => _reward ??= RewardOf(Spec.Reward);
+
+    public static RewardFunction RewardOf(RewardSpec r) =>
+        RewardFunction.Parse(r.Objective, r.LatencyTargetMs, r.EnergyTargetMj, r.ParamsTarget, r.W, r.Beta) with { InfeasibleReward = r.InfeasibleReward };
+
+    /// <summary>The trial whose measurements a trial uses (itself, or the one it reuses).</summary>
+    public TrialState Source(TrialState t) => t.ReusedFrom is { } s ? Trials[s] : t;
+
+    public bool IsDone(TrialState t)
+    {
+        if (t.Failure is not null) return true;
+        var s = Source(t);
+        return s.Failure is not null || (s.Cost is not null && s.Quality is not null);
+    }
+
+    public bool IsFailed(TrialState t) => t.Failure is not null || Source(t).Failure is not null;
+
+    public string? FailureOf(TrialState t) => t.Failure ?? Source(t).Failure;
+
+    /// <summary>The trial's measurement, or null if it failed or is not done.</summary>
+    public TrialMeasurement? Measurement(TrialState t)
+    {
+        if (!IsDone(t) || IsFailed(t)) return null;
+        var s = Source(t);
+        return new TrialMeasurement(s.Quality!.Score, s.Cost!.LatencyMs, s.Cost.EnergyMj, s.Cost.Params);
+    }
+
+    public double? Reward(TrialState t) =>
+        !IsDone(t) ? null : Measurement(t) is { } m ? RewardFunction.Reward(m) : Spec.Reward.InfeasibleReward;
+
+    /// <summary>Work a trial still needs from a worker (reused trials need none: they wait for their source).</summary>
+    public bool Needs(TrialState t, string work) =>
+        t.Failure is null && t.ReusedFrom is null && (work == Work.Cost ? t.Cost is null : t.Quality is null);
+
+    public int Attempts(TrialState t, string work) => work == Work.Cost ? t.CostAttempts : t.QualityAttempts;
+
+    public int Completed => Tally().Completed;
+
+    public int Failed => Tally().Failed;
+
+    public int InFlight => Tally().InFlight;
+
+    /// <summary>The counts and the best trial in one pass over the ledger.</summary>
+    public ExperimentTally Tally()
+    {
+        int completed = 0, failed = 0, inFlight = 0, reused = 0;
+        TrialState? best = null;
+        var bestReward = double.NegativeInfinity;
+        foreach (var t in Trials)
+        {
+            if (t.ReusedFrom is not null) reused++;
+            if (!IsDone(t)) inFlight++;
+            else if (IsFailed(t)) failed++;
+            else
+            {
+                completed++;
+                var r = Reward(t)!.Value;
+                if (r > bestReward) (best, bestReward) = (t, r);
+            }
+        }
+        return new ExperimentTally(completed, failed, inFlight, reused, best, best is null ? null : bestReward);
+    }
+
+    public IEnumerable<TrialState> Outstanding(string work) => Trials.Where(t => Needs(t, work));
+
+    /// <summary>The best completed trial (the earliest among equals).</summary>
+    public (TrialState Trial, double Reward)? Best => Tally() is { BestTrial: { } t, BestReward: { } r } ? (t, r) : null;
+
+    public ParetoFront Front(CostMetric metric)
+    {
+        var f = new ParetoFront();
+        foreach (var t in Trials)
+            if (t.ReusedFrom is null && Measurement(t) is { } m)
+                f.Add(new ParetoPoint(t.Id.ToString(System.Globalization.CultureInfo.InvariantCulture), m.Cost(metric), m.Quality));
+        return f;
+    }
+
+    // ----- Decisions -----
+
+    /// <summary>
+    /// What the experiment does next when nothing is waiting on a result: let the controller observe what
+    /// finished, propose more trials (marking repeats as reused), or finish. Empty when it must wait.
+    /// <paramref name="build"/> builds a candidate's network (the actor passes one that keeps them for dispatch).
+    /// </summary>
+    public IReadOnlyList<Shared.Protocol.IExperimentEvent> Next(Space space, long nowUnixMs, Func<Candidate, Shared.Architecture.Network>? build = null)
+    {
+        build ??= space.Build;
+        if (Finished) return [];
+        var unobserved = Unobserved.Select(id => Trials[id]).ToList();
+        var done = unobserved.Where(IsDone).ToList();
+        if (!Spec.Asynchronous && done.Count < unobserved.Count) return []; // the batch is still running
+        if (done.Count > 0)
+        {
+            var controller = Controllers.Restore(space, Spec.Controller, ControllerState);
+            var rewards = done.Select(t => Reward(t)!.Value).ToList();
+            controller.Observe(done.Select((t, i) => new Observation(space.FromVector(t.Vector), rewards[i])).ToList());
+            return [new ControllerUpdated(done.Select(t => t.Id).ToList(), rewards, controller.ExportState())];
+        }
+        var room = Spec.Trials - Trials.Count;
+        if (room > 0)
+        {
+            var count = Spec.Asynchronous ? Math.Min(room, Spec.BatchSize - unobserved.Count) : Math.Min(room, Spec.BatchSize);
+            if (count <= 0) return [];
+            var controller = Controllers.Restore(space, Spec.Controller, ControllerState);
+            var candidates = controller.Propose(count);
+            var hashes = candidates.Select(c => build(c).Hash).ToList();
+            var events = new List<Shared.Protocol.IExperimentEvent>
+            {
+                new TrialsProposed(Trials.Count, candidates.Select(c => c.Vector.ToArray()).ToList(), hashes, controller.ExportState()),
+            };
+            var seen = FirstByHash;
+            for (var i = 0; i < hashes.Count; i++)
+            {
+                var id = Trials.Count + i;
+                if (seen.TryGetValue(hashes[i], out var source)) events.Add(new TrialReused(id, source));
+                else seen = seen.Add(hashes[i], id);
+            }
+            return events;
+        }
+        return unobserved.Count == 0 ? [new ExperimentFinished(nowUnixMs)] : [];
+    }
+
+    /// <summary>A cost arrived: recorded if the trial still needs one, otherwise (late or duplicate) nothing.</summary>
+    public CostRecorded? OnCost(int trialId, CostSummary cost, string node) =>
+        trialId >= 0 && trialId < Trials.Count && Needs(Trials[trialId], Work.Cost) ? new CostRecorded(trialId, cost, node) : null;
+
+    public QualityRecorded? OnQuality(int trialId, double score, double loss, double wall, double stepsPerSecond, string worker, string? weights, string? sha) =>
+        trialId >= 0 && trialId < Trials.Count && Needs(Trials[trialId], Work.Quality)
+            ? new QualityRecorded(trialId, score, loss, wall, stepsPerSecond, worker, weights, sha)
+            : null;
+
+    /// <summary>
+    /// An attempt of <paramref name="work"/> failed (an error answer or a missed deadline): the trial fails
+    /// once <c>MaxAttempts</c> attempts have been made — or at once when the failure is
+    /// <paramref name="permanent"/> (an architecture the evaluator cannot price) — otherwise the work goes
+    /// out again (null: nothing to record).
+    /// </summary>
+    public TrialFailed? OnAttemptFailed(int trialId, string work, int attempt, string reason, bool permanent = false)
+    {
+        if (trialId < 0 || trialId >= Trials.Count) return null;
+        var t = Trials[trialId];
+        if (!Needs(t, work) || attempt < Attempts(t, work)) return null; // stale: a newer attempt is out
+        if (permanent) return new TrialFailed(trialId, $"{work}: {reason}");
+        return Attempts(t, work) >= Spec.MaxAttempts
+            ? new TrialFailed(trialId, $"{work} failed {Attempts(t, work)} times; last: {reason}")
+            : null;
+    }
+
+    /// <summary>The next dispatch of <paramref name="work"/> for a trial (attempt numbers count from 1).</summary>
+    public DispatchAttempted Dispatch(int trialId, string work, string worker, long nowUnixMs) =>
+        new(trialId, work, Attempts(Trials[trialId], work) + 1, worker, nowUnixMs);
+}

@@ -1,0 +1,146 @@
+using Microsoft.Data.Sqlite;
+using NasCluster.Shared.Cluster;
+using NasCluster.Shared.Util;
+using Npgsql;
+
+namespace NasCluster.Coordinator.Hosting;
+
+/// <summary>
+/// Checks and prepares the experiment database before any actor touches it, so an unreachable, locked
+/// or unwritable database is one clear error instead of journal circuit breakers and ask timeouts.
+/// </summary>
+public static class Database
+{
+    public static void Prepare(DatabaseTarget db, bool create = true)
+    {
+        if (db.IsSqlite) PrepareSqlite(db, create);
+        else CheckPostgres(db);
+    }
+
+    private static void PrepareSqlite(DatabaseTarget db, bool create)
+    {
+        var path = db.SqlitePath!;
+        if (!create && !File.Exists(path)) throw new NasInputException("no such database (run `nascluster search` first, or pass --db)", path);
+        try
+        {
+            var dir = Path.GetDirectoryName(path);
+            if (dir is not null) Directory.CreateDirectory(dir);
+            using var connection = new SqliteConnection($"Data Source={path};Default Timeout=3;Mode={(create ? "ReadWriteCreate" : "ReadWrite")}");
+            connection.Open();
+            using (var wal = connection.CreateCommand())
+            {
+                wal.CommandText = "PRAGMA journal_mode=WAL;"; // persistent in the file: readers never block the writer
+                wal.ExecuteNonQuery();
+            }
+            using var probe = connection.CreateCommand();
+            probe.CommandText = "BEGIN IMMEDIATE; ROLLBACK;";
+            probe.ExecuteNonQuery();
+        }
+        catch (SqliteException e) when (e.SqliteErrorCode is 5 or 6)
+        {
+            throw new NasInputException("the database is locked by another process (try again when it finishes, or use another --db)", path);
+        }
+        catch (Exception e) when (e is SqliteException or IOException or UnauthorizedAccessException)
+        {
+            throw new NasInputException($"cannot open the database: {e.Message}", path);
+        }
+    }
+
+    private static void CheckPostgres(DatabaseTarget db)
+    {
+        try
+        {
+            using var connection = new NpgsqlConnection(db.ConnectionString);
+            connection.Open();
+        }
+        catch (Exception e) when (e is NpgsqlException or InvalidOperationException or ArgumentException or TimeoutException)
+        {
+            throw new NasInputException($"cannot reach the PostgreSQL database: {e.Message}", db.Display);
+        }
+    }
+}
+
+/// <summary>
+/// One running copy of an experiment at a time: a second `search`/`resume` of the same experiment (in this
+/// or another process) is refused instead of racing the first on the journal. SQLite: an exclusive lock
+/// file beside the database; PostgreSQL: a session advisory lock.
+/// </summary>
+public sealed class ExperimentLock : IDisposable
+{
+    private readonly FileStream? _file;
+    private readonly NpgsqlConnection? _connection;
+
+    private ExperimentLock(FileStream? file, NpgsqlConnection? connection) => (_file, _connection) = (file, connection);
+
+    public static ExperimentLock Acquire(DatabaseTarget db, string experiment)
+    {
+        if (db.IsSqlite)
+        {
+            var path = LockPath(db, experiment);
+            Directory.CreateDirectory(Path.GetDirectoryName(path)!);
+            try
+            {
+                // Exclusive: on Linux .NET maps FileShare to flock, and a shared holder would admit a second one.
+                var file = new FileStream(path, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None);
+                return new ExperimentLock(file, null);
+            }
+            catch (IOException)
+            {
+                throw new NasInputException($"experiment '{experiment}' is already running in another process; watch it with `nascluster status {experiment}`", db.Display);
+            }
+        }
+        var connection = new NpgsqlConnection(db.ConnectionString);
+        connection.Open();
+        using var cmd = connection.CreateCommand();
+        cmd.CommandText = "SELECT pg_try_advisory_lock(hashtext(@k))";
+        cmd.Parameters.AddWithValue("k", $"nascluster:{experiment}");
+        if (cmd.ExecuteScalar() is not true)
+        {
+            connection.Dispose();
+            throw new NasInputException($"experiment '{experiment}' is already running on another node; watch it with `nascluster status {experiment}`", db.Display);
+        }
+        return new ExperimentLock(null, connection);
+    }
+
+    /// <summary>Whether some process holds the experiment's lock right now (for `status`).</summary>
+    public static bool IsHeld(DatabaseTarget db, string experiment)
+    {
+        if (db.IsSqlite)
+        {
+            var path = LockPath(db, experiment);
+            if (!File.Exists(path)) return false;
+            try
+            {
+                using var probe = new FileStream(path, FileMode.Open, FileAccess.ReadWrite, FileShare.None);
+                return false;
+            }
+            catch (IOException)
+            {
+                return true;
+            }
+        }
+        using var connection = new NpgsqlConnection(db.ConnectionString);
+        connection.Open();
+        using var cmd = connection.CreateCommand();
+        cmd.CommandText = "SELECT pg_try_advisory_lock(hashtext(@k))";
+        cmd.Parameters.AddWithValue("k", $"nascluster:{experiment}");
+        if (cmd.ExecuteScalar() is true)
+        {
+            using var unlock = connection.CreateCommand();
+            unlock.CommandText = "SELECT pg_advisory_unlock(hashtext(@k))";
+            unlock.Parameters.AddWithValue("k", $"nascluster:{experiment}");
+            unlock.ExecuteScalar();
+            return false;
+        }
+        return true;
+    }
+
+    private static string LockPath(DatabaseTarget db, string experiment) =>
+        Path.Combine(db.SqlitePath + ".locks", Uri.EscapeDataString(experiment) + ".lock");
+
+    public void Dispose()
+    {
+        _file?.Dispose();
+        _connection?.Dispose();
+    }
+}

@@ -1,0 +1,169 @@
+using System.Data.Common;
+using Microsoft.Data.Sqlite;
+using NasCluster.Coordinator.Experiments;
+using NasCluster.Shared.Cluster;
+using NasCluster.Shared.Protocol;
+using NasCluster.Shared.Util;
+using Npgsql;
+using static NasCluster.Shared.Protocol.ExperimentProtocol;
+
+namespace NasCluster.Coordinator.Hosting;
+
+/// <summary>How an experiment stands, as <c>status</c> and <c>list</c> report it.</summary>
+public enum ExperimentCondition
+{
+    /// <summary>A coordinator holds the experiment's lock and is working on it.</summary>
+    Running,
+
+    /// <summary>Every trial is accounted for.</summary>
+    Finished,
+
+    /// <summary>Not finished and not running: stopped or crashed; <c>resume</c> continues it.</summary>
+    Interrupted,
+}
+
+/// <summary>One experiment read from the journal: its state, how it stands, and how much journal it took.</summary>
+public sealed record StoredExperiment(string Name, ExperimentState State, ExperimentCondition Condition, long Events, long JournalBytes, long? SnapshotSequenceNr);
+
+/// <summary>
+/// Reads experiments straight from the journal and snapshot tables Akka.Persistence.Sql writes — the latest
+/// snapshot plus the events after it, folded with <see cref="ExperimentState.Apply"/> exactly as the
+/// experiment actor recovers. Read-only, and short transactions: <c>status</c> and <c>list</c> work while a
+/// search runs (SQLite in WAL mode never blocks the writer) without disturbing it.
+/// </summary>
+public static class ExperimentStore
+{
+    private const string Prefix = "experiment-";
+
+    /// <summary>Names of the experiments in the database (empty if it has none).</summary>
+    /// <exception cref="NasInputException">The database cannot be opened.</exception>
+    public static IReadOnlyList<string> Names(DatabaseTarget db)
+    {
+        using var connection = Open(db);
+        if (!TableExists(connection, db, "journal")) return [];
+        using var cmd = connection.CreateCommand();
+        cmd.CommandText = "SELECT DISTINCT persistence_id FROM journal WHERE persistence_id LIKE 'experiment-%' ORDER BY persistence_id";
+        var names = new List<string>();
+        using var reader = cmd.ExecuteReader();
+        while (reader.Read()) names.Add(reader.GetString(0)[Prefix.Length..]);
+        return names;
+    }
+
+    public static bool Exists(DatabaseTarget db, string name)
+    {
+        using var connection = Open(db);
+        if (!TableExists(connection, db, "journal")) return false;
+        using var cmd = connection.CreateCommand();
+        cmd.CommandText = "SELECT 1 FROM journal WHERE persistence_id = @p LIMIT 1";
+        Parameter(cmd, "@p", PersistenceIdOf(name));
+        return cmd.ExecuteScalar() is not null;
+    }
+
+    /// <exception cref="NasInputException">Unknown experiment, or the database cannot be opened.</exception>
+    public static StoredExperiment Load(DatabaseTarget db, string name)
+    {
+        using var connection = Open(db);
+        var pid = PersistenceIdOf(name);
+        if (!TableExists(connection, db, "journal")) throw Unknown(db, name);
+        // One read transaction, so the snapshot and the events after it are one consistent picture.
+        using var tx = connection.BeginTransaction(db.IsSqlite ? System.Data.IsolationLevel.Serializable : System.Data.IsolationLevel.RepeatableRead);
+        ExperimentState? state = null;
+        long? snapshotSeq = null;
+        if (TableExists(connection, db, "snapshot"))
+        {
+            using var snap = connection.CreateCommand();
+            snap.Transaction = tx;
+            snap.CommandText = "SELECT sequence_number, snapshot, manifest FROM snapshot WHERE persistence_id = @p ORDER BY sequence_number DESC LIMIT 1";
+            Parameter(snap, "@p", pid);
+            using var r = snap.ExecuteReader();
+            if (r.Read())
+            {
+                snapshotSeq = r.GetInt64(0);
+                var snapshot = (ExperimentSnapshot)NasSerializer.FromBytes((byte[])r.GetValue(1), r.GetString(2));
+                state = ExperimentStateJson.Read(snapshot.State);
+            }
+        }
+        long events = 0, bytes = 0;
+        using (var cmd = connection.CreateCommand())
+        {
+            cmd.Transaction = tx;
+            cmd.CommandText = "SELECT sequence_number, message, manifest FROM journal WHERE persistence_id = @p AND sequence_number > @s ORDER BY sequence_number";
+            Parameter(cmd, "@p", pid);
+            Parameter(cmd, "@s", snapshotSeq ?? 0);
+            using var r = cmd.ExecuteReader();
+            while (r.Read())
+            {
+                var payload = (byte[])r.GetValue(1);
+                var e = (IExperimentEvent)NasSerializer.FromBytes(payload, r.GetString(2));
+                state = e is ExperimentCreated created ? ExperimentState.Created(created) : state?.Apply(e)
+                    ?? throw new InvalidDataException($"experiment '{name}': event {r.GetInt64(0)} ({r.GetString(2)}) precedes its creation");
+            }
+        }
+        using (var size = connection.CreateCommand())
+        {
+            size.Transaction = tx;
+            size.CommandText = db.IsSqlite
+                ? "SELECT COUNT(*), COALESCE(SUM(LENGTH(message)), 0) FROM journal WHERE persistence_id = @p"
+                : "SELECT COUNT(*), COALESCE(SUM(OCTET_LENGTH(message)), 0) FROM journal WHERE persistence_id = @p";
+            Parameter(size, "@p", pid);
+            using var r = size.ExecuteReader();
+            r.Read();
+            (events, bytes) = (r.GetInt64(0), r.GetInt64(1));
+        }
+        tx.Commit();
+        if (state is null) throw Unknown(db, name);
+        var condition = state.Finished ? ExperimentCondition.Finished
+            : ExperimentLock.IsHeld(db, name) ? ExperimentCondition.Running
+            : ExperimentCondition.Interrupted;
+        return new StoredExperiment(name, state, condition, events, bytes, snapshotSeq);
+    }
+
+    private static NasInputException Unknown(DatabaseTarget db, string name) =>
+        new($"unknown experiment '{name}' (see `nascluster list --db {db.Display}`)", db.Display);
+
+    private static DbConnection Open(DatabaseTarget db)
+    {
+        if (db.IsSqlite)
+        {
+            if (!File.Exists(db.SqlitePath)) throw new NasInputException("no such database (start one with `nascluster search`, or pass --db)", db.Display);
+            try
+            {
+                var c = new SqliteConnection($"Data Source={db.SqlitePath};Mode=ReadOnly;Default Timeout=10");
+                c.Open();
+                return c;
+            }
+            catch (SqliteException e)
+            {
+                throw new NasInputException($"cannot open the database: {e.Message}", db.Display);
+            }
+        }
+        try
+        {
+            var c = new NpgsqlConnection(db.ConnectionString);
+            c.Open();
+            return c;
+        }
+        catch (Exception e) when (e is NpgsqlException or InvalidOperationException or ArgumentException or TimeoutException)
+        {
+            throw new NasInputException($"cannot reach the PostgreSQL database: {e.Message}", db.Display);
+        }
+    }
+
+    private static bool TableExists(DbConnection c, DatabaseTarget db, string table)
+    {
+        using var cmd = c.CreateCommand();
+        cmd.CommandText = db.IsSqlite
+            ? "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = @t"
+            : "SELECT 1 FROM information_schema.tables WHERE table_schema = current_schema() AND table_name = @t";
+        Parameter(cmd, "@t", table);
+        return cmd.ExecuteScalar() is not null;
+    }
+
+    private static void Parameter(DbCommand cmd, string name, object value)
+    {
+        var p = cmd.CreateParameter();
+        p.ParameterName = name;
+        p.Value = value;
+        cmd.Parameters.Add(p);
+    }
+}

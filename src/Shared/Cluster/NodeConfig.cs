@@ -1,0 +1,166 @@
+using System.Reflection;
+using Akka.Configuration;
+using NasCluster.Shared.Util;
+
+namespace NasCluster.Shared.Cluster;
+
+/// <summary>Where experiments are persisted: a SQLite file or a PostgreSQL database.</summary>
+public sealed record DatabaseTarget(string Provider, string ConnectionString, string Display, string? SqlitePath)
+{
+    public bool IsSqlite => Provider == "sqlite";
+}
+
+/// <summary>One node's settings; every field has a command-line option and an environment variable.</summary>
+public sealed record NodeOptions
+{
+    public IReadOnlyList<string> Roles { get; init; } = ["coordinator", "evaluator", "trainer"];
+    /// <summary>Address to bind and advertise; null: the configuration's (127.0.0.1 unless a --config file says otherwise).</summary>
+    public string? Host { get; init; }
+
+    /// <summary>Port; null: the configuration's (0, any free port, unless a --config file says otherwise).</summary>
+    public int? Port { get; init; }
+    public IReadOnlyList<string> Seeds { get; init; } = [];
+    public string Db { get; init; } = NodeConfig.DefaultDb;
+    public int TrainerSlots { get; init; } = 1;
+
+    /// <summary>Threads of the evaluator dispatcher (0: the machine's cores).</summary>
+    public int EvaluatorThreads { get; init; }
+    public string? ExtraConfigFile { get; init; }
+
+    /// <summary>No seed nodes given: the node forms a new cluster by joining itself (standalone, or a cluster's first coordinator), unless a --config file names seeds.</summary>
+    public bool JoinsItself => Seeds.Count == 0;
+}
+
+/// <summary>
+/// Builds a node's Akka configuration from the files in <c>hocon/</c> (embedded in this assembly) and the
+/// node's options, each layer over the ones before: <c>cluster.conf</c>, the role file, the persistence
+/// file, a <c>--config</c> file, then what was given on the command line or in the environment
+/// (NASCLUSTER_HOST, NASCLUSTER_PORT, NASCLUSTER_SEEDS (comma-separated), NASCLUSTER_DB,
+/// NASCLUSTER_ROLES, NASCLUSTER_SLOTS, NASCLUSTER_CONFIG). Options not given leave the files' values.
+/// The database always comes from --db (default ./nascluster.db).
+/// </summary>
+public static class NodeConfig
+{
+    public const string SystemName = "nascluster";
+    public const string DefaultDb = "./nascluster.db";
+
+    public static string Resource(string name)
+    {
+        using var stream = typeof(NodeConfig).Assembly.GetManifestResourceStream($"hocon/{name}")
+            ?? throw new InvalidOperationException($"hocon/{name} is not embedded");
+        using var reader = new StreamReader(stream);
+        return reader.ReadToEnd();
+    }
+
+    /// <summary>Applies environment variables to options the user did not give on the command line.</summary>
+    public static NodeOptions FromEnvironment(NodeOptions o, Func<string, string?>? env = null)
+    {
+        env ??= Environment.GetEnvironmentVariable;
+        if (env("NASCLUSTER_HOST") is { Length: > 0 } host) o = o with { Host = host };
+        if (env("NASCLUSTER_PORT") is { Length: > 0 } port)
+            o = o with { Port = int.TryParse(port, out var p) && p is >= 0 and <= 65535 ? p : throw new NasInputException($"NASCLUSTER_PORT must be a port number (got '{port}')") };
+        if (env("NASCLUSTER_SEEDS") is { Length: > 0 } seeds) o = o with { Seeds = seeds.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries) };
+        if (env("NASCLUSTER_DB") is { Length: > 0 } db) o = o with { Db = db };
+        if (env("NASCLUSTER_ROLES") is { Length: > 0 } roles) o = o with { Roles = ParseRoles(roles) };
+        if (env("NASCLUSTER_SLOTS") is { Length: > 0 } slots)
+            o = o with { TrainerSlots = int.TryParse(slots, out var s) && s >= 1 ? s : throw new NasInputException($"NASCLUSTER_SLOTS must be a positive integer (got '{slots}')") };
+        if (env("NASCLUSTER_CONFIG") is { Length: > 0 } file) o = o with { ExtraConfigFile = file };
+        return o;
+    }
+
+    /// <summary>
+    /// <c>postgres://user:password@host:port/database</c> (or an Npgsql "Host=…" string) is PostgreSQL;
+    /// anything else is a SQLite file path.
+    /// </summary>
+    public static DatabaseTarget ParseDb(string db)
+    {
+        if (string.IsNullOrWhiteSpace(db)) throw new NasInputException("--db must not be empty");
+        if (db.StartsWith("postgres://", StringComparison.OrdinalIgnoreCase) || db.StartsWith("postgresql://", StringComparison.OrdinalIgnoreCase))
+        {
+            if (!Uri.TryCreate(db, UriKind.Absolute, out var uri) || uri.AbsolutePath.Trim('/').Length == 0)
+                throw new NasInputException($"--db: expected postgres://user:password@host:port/database (got '{db}')");
+            var userInfo = uri.UserInfo.Split(':', 2);
+            var user = Uri.UnescapeDataString(userInfo[0]);
+            var password = userInfo.Length > 1 ? Uri.UnescapeDataString(userInfo[1]) : "";
+            var cs = $"Host={uri.Host};Port={(uri.Port > 0 ? uri.Port : 5432)};Database={uri.AbsolutePath.Trim('/')};Username={user};Password={password};Timeout=5";
+            return new DatabaseTarget("postgres", cs, $"postgres://{user}@{uri.Host}:{(uri.Port > 0 ? uri.Port : 5432)}/{uri.AbsolutePath.Trim('/')}", null);
+        }
+        if (db.StartsWith("Host=", StringComparison.OrdinalIgnoreCase))
+            return new DatabaseTarget("postgres", db, "postgres (connection string)", null);
+        var path = Path.GetFullPath(db);
+        return new DatabaseTarget("sqlite", $"Data Source={path};Default Timeout=30", path, path);
+    }
+
+    public static Config Build(NodeOptions o, string? extraHocon = null)
+    {
+        var db = ParseDb(o.Db);
+        static string Q(string s) => "\"" + s.Replace("\\", "\\\\").Replace("\"", "\\\"") + "\"";
+        var roles = string.Join(", ", o.Roles.Select(Q));
+        var seeds = string.Join(", ", o.Seeds.Select(s => Q(SeedAddress(s))));
+        var overrides = $$"""
+            {{(o.Host is null ? "" : $"akka.remote.dot-netty.tcp.hostname = {Q(o.Host)}")}}
+            {{(o.Port is null ? "" : $"akka.remote.dot-netty.tcp.port = {o.Port}")}}
+            akka.cluster.roles = [{{roles}}]
+            {{(o.Seeds.Count == 0 ? "" : $"akka.cluster.seed-nodes = [{seeds}]")}}
+            akka.persistence.journal.sql.connection-string = {{Q(db.ConnectionString)}}
+            akka.persistence.snapshot-store.sql.connection-string = {{Q(db.ConnectionString)}}
+            nascluster.trainer.slots = {{o.TrainerSlots}}
+            evaluator-dispatcher.dedicated-thread-pool.thread-count = {{(o.EvaluatorThreads > 0 ? o.EvaluatorThreads : Math.Max(1, Environment.ProcessorCount))}}
+            """;
+        var config = ConfigurationFactory.ParseString(overrides);
+        if (extraHocon is not null) config = config.WithFallback(ConfigurationFactory.ParseString(extraHocon));
+        if (o.ExtraConfigFile is { } file)
+        {
+            if (!File.Exists(file)) throw new NasInputException("configuration file not found", file);
+            try
+            {
+                config = config.WithFallback(ConfigurationFactory.ParseString(File.ReadAllText(file)));
+            }
+            catch (Exception e) when (e is Akka.Configuration.ConfigurationException or FormatException)
+            {
+                throw new NasInputException($"not valid HOCON: {e.Message}", file);
+            }
+        }
+        return config
+            .WithFallback(ConfigurationFactory.ParseString(Resource(db.IsSqlite ? "persistence-sqlite.conf" : "persistence-postgres.conf")))
+            .WithFallback(ConfigurationFactory.ParseString(Resource(RoleFile(o.Roles))))
+            .WithFallback(ConfigurationFactory.ParseString(Resource("cluster.conf")));
+    }
+
+    private static string RoleFile(IReadOnlyList<string> roles) => roles.Count == 1 && roles[0] is "coordinator" or "evaluator" or "trainer"
+        ? $"{roles[0]}.conf"
+        : roles.Count == 0 ? "client.conf" : "standalone.conf";
+
+    public static readonly IReadOnlyList<string> KnownRoles = ["coordinator", "evaluator", "trainer"];
+
+    /// <summary>Validates a role list (empty: a client that only talks to the cluster).</summary>
+    public static IReadOnlyList<string> ParseRoles(string roles)
+    {
+        var list = roles.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Distinct().ToList();
+        foreach (var r in list)
+            if (!KnownRoles.Contains(r)) throw new NasInputException($"unknown role '{r}' (roles: {string.Join(", ", KnownRoles)})");
+        return list;
+    }
+
+    /// <summary>
+    /// A seed node as Akka wants it: <c>host:port</c> becomes <c>akka.tcp://nascluster@host:port</c>; a full
+    /// address is checked and kept.
+    /// </summary>
+    public static string SeedAddress(string seed)
+    {
+        seed = seed.Trim();
+        if (seed.StartsWith("akka.tcp://", StringComparison.Ordinal))
+        {
+            if (!seed.StartsWith($"akka.tcp://{SystemName}@", StringComparison.Ordinal))
+                throw new NasInputException($"seed '{seed}' names another actor system (expected akka.tcp://{SystemName}@host:port)");
+            return seed;
+        }
+        var colon = seed.LastIndexOf(':');
+        if (colon <= 0 || !int.TryParse(seed[(colon + 1)..], out var port) || port is < 1 or > 65535)
+            throw new NasInputException($"seed '{seed}' is not host:port (e.g. 10.0.0.5:4053)");
+        return Address(seed[..colon], port);
+    }
+
+    /// <summary>The address other nodes use to reach a node (akka.tcp://nascluster@host:port).</summary>
+    public static string Address(string host, int port) => $"akka.tcp://{SystemName}@{host}:{port}";
+}

@@ -1,0 +1,125 @@
+using static NasCluster.Shared.Protocol.EvaluationProtocol;
+
+namespace NasCluster.Shared.Protocol;
+
+/// <summary>Commands to the experiment registry and its experiments, and their replies.</summary>
+public interface IExperimentMessage : INasMessage;
+
+/// <summary>Events an experiment persists: its ledger. Manifests never change; new versions get new types.</summary>
+public interface IExperimentEvent : INasMessage;
+
+/// <summary>
+/// Experiments: what a search is (<see cref="ExperimentSpec"/>), how clients start, resume and watch one,
+/// and the events of its ledger. The ledger guarantees no lost work and no double counting: a trial is
+/// persisted before it is dispatched, every dispatch attempt is recorded, a result is accepted once (for
+/// an outstanding trial) and persisted before it is acknowledged, late or duplicate results are
+/// acknowledged and dropped, and a trial that fails <c>MaxAttempts</c> times is recorded as failed.
+/// </summary>
+public static class ExperimentProtocol
+{
+    public const string RegistryName = "experiment-registry";
+
+    public static string PersistenceIdOf(string experiment) => $"experiment-{experiment}";
+
+    /// <summary>The reward's definition as it is persisted (see Coordinator's RewardFunction).</summary>
+    public sealed record RewardSpec(string Objective, double? LatencyTargetMs, double? EnergyTargetMj, double? ParamsTarget, double W, double Beta,
+        double InfeasibleReward);
+
+    /// <summary>Everything that defines a search; frozen at creation and checked on resume.</summary>
+    public sealed record ExperimentSpec(
+        string Name,
+        string SpaceJson,
+        string SpaceSource,
+        string SpaceFingerprint,
+        string Controller,
+        long Seed,
+        int Trials,
+        int BatchSize,
+        bool Asynchronous,
+        string Hardware,
+        string? HardwareJson,
+        string HardwareFingerprint,
+        string HardwareSource,
+        string HardwareValues,
+        string Fidelity,
+        string SimulatorVersion,
+        RewardSpec Reward,
+        string QualityMode,
+        int ProxySteps,
+        int MaxAttempts,
+        int EvaluationTimeoutMs,
+        int TrainingTimeoutMs,
+        int SnapshotEvery,
+        string? ForkedFrom);
+
+    // Commands and replies.
+
+    /// <summary>Create and run an experiment. A fork starts from its parent's controller state (<paramref name="ControllerState"/>).</summary>
+    public sealed record StartExperiment(ExperimentSpec Spec, string? ControllerState = null) : IExperimentMessage;
+
+    /// <summary>
+    /// Resume a stopped or crashed experiment. The coordinator re-reads the space and hardware the experiment
+    /// came from and compares them, and the simulator version, with what the experiment recorded: a change is
+    /// refused with the difference. With <paramref name="ForkAs"/> the experiment continues instead as a new
+    /// experiment of that name, on the current space, hardware and simulator, from the old controller state.
+    /// </summary>
+    public sealed record ResumeExperiment(string Name, string? ForkAs = null) : IExperimentMessage;
+
+    public sealed record ExperimentAccepted(string Name, bool Resumed, int TrialsDone) : IExperimentMessage;
+
+    public sealed record ExperimentRefused(string Name, string Reason) : IExperimentMessage;
+
+    /// <summary>Ask the experiment to send <see cref="ExperimentProgress"/> to the sender after every change, and <see cref="ExperimentFinished"/> at the end.</summary>
+    public sealed record WatchExperiment(string Name) : IExperimentMessage;
+
+    public sealed record ExperimentProgress(string Name, int Proposed, int Completed, int Failed, int InFlight, int Reused, double? BestReward,
+        int ParetoSize, int Target) : IExperimentMessage;
+
+    public sealed record StopExperiment(string Name) : IExperimentMessage;
+
+    /// <summary>Ask an experiment for its state (a client of a remote cluster reports from it).</summary>
+    public sealed record GetExperimentState(string Name) : IExperimentMessage;
+
+    /// <summary>The state as the coordinator serialises snapshots (null: no such experiment); whether it is running.</summary>
+    public sealed record ExperimentStateReply(string Name, string? StateJson, bool Running) : IExperimentMessage;
+
+    // Trainer agents find experiments through the registry.
+
+    /// <summary>A trainer agent joins; the registry tells every running experiment (and later ones) about it.</summary>
+    public sealed record RegisterTrainer(string AgentId, int Slots) : IExperimentMessage;
+
+    /// <summary>Registry → experiment: an agent with this many slots exists (the sender of the registration is the agent).</summary>
+    public sealed record TrainerAvailable(string AgentId, int Slots) : IExperimentMessage;
+
+    // Events (the ledger).
+
+    public sealed record ExperimentCreated(ExperimentSpec Spec, string ControllerState, long AtUnixMs) : IExperimentEvent;
+
+    /// <summary>A batch proposed by the controller (vectors and hashes), with the controller's state after proposing.</summary>
+    public sealed record TrialsProposed(int FirstTrialId, IReadOnlyList<int[]> Vectors, IReadOnlyList<string> Hashes, string ControllerState)
+        : IExperimentEvent;
+
+    /// <summary>The trial is the same network as an earlier one: it takes that trial's result instead of being evaluated.</summary>
+    public sealed record TrialReused(int TrialId, int SourceTrialId) : IExperimentEvent;
+
+    /// <summary>A dispatch attempt: "cost" (evaluator) or "quality" (trainer), to which worker, and when.</summary>
+    public sealed record DispatchAttempted(int TrialId, string Work, int Attempt, string Worker, long AtUnixMs) : IExperimentEvent;
+
+    public sealed record CostRecorded(int TrialId, CostSummary Cost, string Node) : IExperimentEvent;
+
+    public sealed record QualityRecorded(int TrialId, double Score, double Loss, double WallSeconds, double StepsPerSecond, string Worker,
+        string? WeightsPath, string? WeightsSha256) : IExperimentEvent;
+
+    public sealed record TrialFailed(int TrialId, string Reason) : IExperimentEvent;
+
+    /// <summary>The controller observed these trials' rewards; its state afterwards.</summary>
+    public sealed record ControllerUpdated(IReadOnlyList<int> TrialIds, IReadOnlyList<double> Rewards, string ControllerState) : IExperimentEvent;
+
+    public sealed record ExperimentFinished(long AtUnixMs) : IExperimentEvent;
+
+    /// <summary>A snapshot of an experiment's state (the state serialised by the coordinator; a cache of the events).</summary>
+    public sealed record ExperimentSnapshot(int Version, string State) : IExperimentEvent;
+
+    /// <summary>Sent to watchers when the experiment has every trial accounted for.</summary>
+    public sealed record ExperimentDone(string Name, int Completed, int Failed) : IExperimentMessage;
+}

@@ -1,0 +1,120 @@
+using System.CommandLine;
+using Akka.Actor;
+using NasCluster.Cluster.Tests.Support;
+using NasCluster.Shared.Cluster;
+using NasCluster.Shared.Util;
+using static NasCluster.Shared.Protocol.EvaluationProtocol;
+
+namespace NasCluster.Cluster.Tests;
+
+/// <summary>A node's settings: HOCON files, then environment, then command line; and what an evaluator computes.</summary>
+public sealed class NodeConfigTests
+{
+    private static NodeOptions Parse(string[] args, Dictionary<string, string> env, IReadOnlyList<string>? roles = null)
+    {
+        var root = new RootCommand();
+        var node = new NodeCommandLine().AddTo(root);
+        return node.Read(root.Parse(args), roles ?? ["evaluator"], k => env.GetValueOrDefault(k));
+    }
+
+    [Fact]
+    public void The_command_line_overrides_the_environment_which_overrides_the_defaults()
+    {
+        var env = new Dictionary<string, string>
+        {
+            ["NASCLUSTER_HOST"] = "10.0.0.9", ["NASCLUSTER_PORT"] = "4100", ["NASCLUSTER_SEEDS"] = "10.0.0.1:4053,10.0.0.2:4053",
+            ["NASCLUSTER_DB"] = "/data/env.db", ["NASCLUSTER_SLOTS"] = "3",
+        };
+        var fromEnv = Parse([], env);
+        Assert.Equal(("10.0.0.9", 4100, "/data/env.db", 3), (fromEnv.Host, fromEnv.Port, fromEnv.Db, fromEnv.TrainerSlots));
+        Assert.Equal(["10.0.0.1:4053", "10.0.0.2:4053"], fromEnv.Seeds);
+
+        var fromArgs = Parse(["--host", "192.168.1.5", "--port", "4200", "--seed", "192.168.1.1:4053", "--db", "postgres://u:p@db/nas"], env);
+        Assert.Equal(("192.168.1.5", 4200, "postgres://u:p@db/nas"), (fromArgs.Host, fromArgs.Port, fromArgs.Db));
+        Assert.Equal(["192.168.1.1:4053"], fromArgs.Seeds);
+
+        var defaults = Parse([], []);
+        Assert.Equal((null, null, NodeConfig.DefaultDb), (defaults.Host, defaults.Port, defaults.Db));
+        Assert.True(defaults.JoinsItself);
+        var built = NodeConfig.Build(defaults);
+        Assert.Equal(("127.0.0.1", 0), (built.GetString("akka.remote.dot-netty.tcp.hostname"), built.GetInt("akka.remote.dot-netty.tcp.port")));
+        Assert.Empty(built.GetStringList("akka.cluster.seed-nodes"));
+    }
+
+    [Fact]
+    public void The_configuration_carries_roles_address_seeds_database_and_the_files_in_order()
+    {
+        using var db = new TestDatabase("sqlite");
+        var extra = Path.Combine(db.Directory, "extra.conf");
+        File.WriteAllText(extra, "akka.cluster.split-brain-resolver.stable-after = 42s\nnascluster.trainer.slots = 9\nakka.remote.dot-netty.tcp.port = 5555");
+        var options = new NodeOptions
+        {
+            Roles = ["evaluator", "trainer"], Host = "10.1.2.3", Port = 4321, Seeds = ["10.1.2.1:4053"], Db = db.Url, ExtraConfigFile = extra, TrainerSlots = 2,
+        };
+        var c = NodeConfig.Build(options);
+        Assert.Equal(["evaluator", "trainer"], c.GetStringList("akka.cluster.roles"));
+        Assert.Equal("10.1.2.3", c.GetString("akka.remote.dot-netty.tcp.hostname"));
+        Assert.Equal(4321, c.GetInt("akka.remote.dot-netty.tcp.port"));
+        Assert.Equal(["akka.tcp://nascluster@10.1.2.1:4053"], c.GetStringList("akka.cluster.seed-nodes"));
+        Assert.Contains(db.Url, c.GetString("akka.persistence.journal.sql.connection-string"));
+        Assert.Equal("SQLite.MS", c.GetString("akka.persistence.journal.sql.provider-name"));
+        Assert.Equal(TimeSpan.FromSeconds(42), c.GetTimeSpan("akka.cluster.split-brain-resolver.stable-after")); // --config over the files
+        Assert.Equal(2, c.GetInt("nascluster.trainer.slots"));                                               // options over --config
+        Assert.Equal(5555, NodeConfig.Build(options with { Port = null }).GetInt("akka.remote.dot-netty.tcp.port")); // --config over the defaults
+        Assert.Equal("Akka.Cluster.SBR.SplitBrainResolverProvider, Akka.Cluster", c.GetString("akka.cluster.downing-provider-class"));
+        Assert.Equal("ddata", c.GetString("akka.cluster.sharding.state-store-mode"));
+        Assert.False(c.GetBoolean("akka.cluster.sharding.remember-entities"));
+        Assert.False(c.GetBoolean("akka.actor.serialization-settings.allow-unregistered-types"));
+
+        var pg = NodeConfig.Build(options with { Db = "postgres://nas:secret@db.example:5433/experiments", ExtraConfigFile = null });
+        Assert.Equal("PostgreSQL.15", pg.GetString("akka.persistence.journal.sql.provider-name"));
+        Assert.Contains("Host=db.example;Port=5433;Database=experiments", pg.GetString("akka.persistence.journal.sql.connection-string"));
+    }
+
+    [Theory]
+    [InlineData("10.0.0.1", "is not host:port")]
+    [InlineData("10.0.0.1:99999", "is not host:port")]
+    [InlineData("akka.tcp://other@10.0.0.1:4053", "names another actor system")]
+    public void A_malformed_seed_is_named(string seed, string message)
+    {
+        var e = Assert.Throws<NasInputException>(() => Parse(["--seed", seed], []));
+        Assert.Contains(message, e.Message);
+    }
+
+    [Theory]
+    [InlineData("NASCLUSTER_PORT", "port", "must be a port number")]
+    [InlineData("NASCLUSTER_SLOTS", "0", "must be a positive integer")]
+    [InlineData("NASCLUSTER_ROLES", "evaluator,cook", "unknown role 'cook'")]
+    public void A_malformed_environment_variable_is_named(string variable, string value, string message)
+    {
+        var e = Assert.Throws<NasInputException>(() => NodeConfig.FromEnvironment(new NodeOptions(), k => k == variable ? value : null));
+        Assert.Contains(message, e.Message);
+    }
+
+    [Fact]
+    public void A_missing_configuration_file_and_a_malformed_postgres_url_are_named()
+    {
+        Assert.Contains("configuration file not found",
+            Assert.Throws<NasInputException>(() => NodeConfig.Build(new NodeOptions { ExtraConfigFile = "/nonexistent/x.conf" })).Message);
+        Assert.Contains("expected postgres://user:password@host:port/database",
+            Assert.Throws<NasInputException>(() => NodeConfig.ParseDb("postgres://host-only")).Message);
+    }
+
+    [Fact]
+    public async Task An_architecture_is_priced_once_however_often_it_is_asked()
+    {
+        using var db = new TestDatabase("sqlite");
+        var calls = 0;
+        await using var node = await Nodes.Start(db.Url, ["coordinator", "evaluator"], pricer: e =>
+        {
+            Interlocked.Increment(ref calls);
+            return ZeroCostWork.Price(e);
+        });
+        var evaluate = new Evaluate("pixel6/abc", "pixel6", null, "{}", "analytical", "x|0|1");
+        var first = await node.Evaluators.Ask<EvaluationResult>(evaluate, TimeSpan.FromSeconds(30));
+        var second = await node.Evaluators.Ask<EvaluationResult>(evaluate with { CorrelationId = "y|0|1" }, TimeSpan.FromSeconds(30));
+        Assert.Equal(first.Cost, second.Cost);
+        Assert.Equal("y|0|1", second.CorrelationId);
+        Assert.Equal(1, calls);
+    }
+}
