@@ -79,8 +79,7 @@ internal static class SearchSession
         switch (command)
         {
             case StartExperiment start when ExperimentStore.Exists(db, name):
-                throw new NasInputException($"experiment '{name}' already exists; continue it with `nascluster resume {name}`" +
-                                            (db.Display == Path.GetFullPath(NodeConfig.DefaultDb) ? "" : $" --db {db.Display}") +
+                throw new NasInputException($"experiment '{name}' already exists; continue it with `nascluster resume {name}{DbHint(db)}`" +
                                             " (or choose another --name)");
             case ResumeExperiment when !ExperimentStore.Exists(db, name):
                 throw new NasInputException($"unknown experiment '{name}' (see `nascluster list`)", db.Display);
@@ -152,7 +151,7 @@ internal static class SearchSession
                 progress.Finish();
                 o.Err.WriteLine(standalone
                     ? $"interrupted; the experiment is saved: continue it with `nascluster resume {name}`{DbHint(db)}"
-                    : $"detached; the search goes on in the cluster: `nascluster status {name}`");
+                    : $"detached; the search goes on in the cluster: `nascluster status {name} --db DB` (the coordinator's database)");
                 return Interrupted;
             }
             switch (message)
@@ -180,7 +179,9 @@ internal static class SearchSession
         else
         {
             ExperimentReport.WriteText(o, result);
-            o.Out.WriteLine($"done in {clock.Elapsed.TotalSeconds:0.0} s. `nascluster status {name}{DbHint(db)} --json` prints every trial.");
+            o.Out.WriteLine(standalone
+                ? $"done in {clock.Elapsed.TotalSeconds:0.0} s. `nascluster status {name}{DbHint(db)} --json` prints every trial."
+                : $"done in {clock.Elapsed.TotalSeconds:0.0} s. `nascluster status {name} --db DB --json`, DB the coordinator's database, prints every trial.");
         }
         return ExitCodes.Ok;
     }
