@@ -17,7 +17,7 @@ internal static class DemoCommand
 {
     public static Command Build()
     {
-        var demo = new Command("demo", "A real, short architecture search on the built-in defaults (standalone, SQLite, proxy training); about 10 minutes on 2 cores.");
+        var demo = new Command("demo", "A real, short architecture search on the built-in defaults (standalone, SQLite, proxy training); about 4 minutes on 2 cores once the teacher is trained.");
         var name = new Option<string?>("--name") { Description = "Experiment name (default demo-<date>-<time>)." };
         var trials = Options.Int("--trials", "Trials.", 12);
         var batch = Options.Int("--batch", "Trials per controller batch.", 4);
@@ -49,7 +49,7 @@ internal static class DemoCommand
             var code = SearchSession.Run(o, options, new StartExperiment(spec), experiment);
             if (code == ExitCodes.Ok)
             {
-                var hint = dbPath == NodeConfig.DefaultDb ? "" : $" --db {dbPath}";
+                var hint = SearchSession.DbHint(NodeConfig.ParseDb(dbPath));
                 o.Out.WriteLine($"Next: `nascluster status {experiment}{hint}` (add --json for every trial), `nascluster list{hint}`, " +
                                 "or a search of your own: `nascluster search --space FILE|NAME --name NAME` (see `nascluster search --help`).");
             }

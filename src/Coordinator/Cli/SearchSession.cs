@@ -186,7 +186,8 @@ internal static class SearchSession
         return ExitCodes.Ok;
     }
 
-    private static string DbHint(DatabaseTarget db) =>
+    /// <summary>" --db X" for commands the user runs next, empty for the default database.</summary>
+    internal static string DbHint(DatabaseTarget db) =>
         db.IsSqlite && db.SqlitePath == Path.GetFullPath(NodeConfig.DefaultDb) ? "" : $" --db {db.Display}";
 
     /// <summary>Asks the registry, retrying while its singleton is still being located.</summary>

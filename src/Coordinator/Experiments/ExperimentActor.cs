@@ -111,38 +111,20 @@ public sealed class ExperimentActor : ReceivePersistentActor, IWithTimers
         Command<EvaluationResult>(OnEvaluation);
         Command<EvaluationFailed>(f =>
         {
-            if (Parse(f.CorrelationId) is not var (trial, attempt) || !_costInFlight.TryGetValue(trial, out var out_) || out_ != attempt) return;
-            _costInFlight.Remove(trial);
-            Timers.Cancel(Key(trial, Work.Cost));
+            if (Parse(f.CorrelationId) is not var (trial, attempt) || !EndCostAttempt(trial, attempt)) return;
             AttemptFailed(trial, Work.Cost, attempt, f.Reason, permanent: true); // pricing is deterministic: no retry
         });
         Command<WorkResult>(OnWorkResult);
         Command<WorkRefused>(r =>
         {
-            if (!_qualityInFlight.TryGetValue(r.TrialId, out var q) || q.Attempt != r.Attempt) return;
-            _qualityInFlight.Remove(r.TrialId);
-            Timers.Cancel(Key(r.TrialId, Work.Quality));
-            if (_agents.TryGetValue(q.Agent, out var agent))
-            {
-                agent.InFlight.Remove(r.TrialId);
-                agent.Saturated = true;
-            }
+            if (!EndQualityAttempt(r.TrialId, r.Attempt, out var agent)) return;
+            if (agent is not null) agent.Saturated = true;
             Enqueue(r.TrialId, front: true);
             AssignQuality();
         });
         Command<Deadline>(d =>
         {
-            if (d.Work == Work.Cost)
-            {
-                if (!_costInFlight.TryGetValue(d.TrialId, out var a) || a != d.Attempt) return;
-                _costInFlight.Remove(d.TrialId);
-            }
-            else
-            {
-                if (!_qualityInFlight.TryGetValue(d.TrialId, out var q) || q.Attempt != d.Attempt) return;
-                _qualityInFlight.Remove(d.TrialId);
-                if (_agents.TryGetValue(q.Agent, out var agent)) agent.InFlight.Remove(d.TrialId);
-            }
+            if (!(d.Work == Work.Cost ? EndCostAttempt(d.TrialId, d.Attempt) : EndQualityAttempt(d.TrialId, d.Attempt, out _))) return;
             _log.Warning("experiment {0}: trial {1} {2} attempt {3} missed its deadline", _name, d.TrialId, d.Work, d.Attempt);
             AttemptFailed(d.TrialId, d.Work, d.Attempt, "deadline passed");
         });
@@ -456,9 +438,7 @@ public sealed class ExperimentActor : ReceivePersistentActor, IWithTimers
         if (_state is null || Parse(r.CorrelationId) is not var (trial, attempt)) return;
         if (r.SimulatorVersion != _state.Spec.SimulatorVersion)
         {
-            if (!_costInFlight.TryGetValue(trial, out var current) || current != attempt) return;
-            _costInFlight.Remove(trial);
-            Timers.Cancel(Key(trial, Work.Cost));
+            if (!EndCostAttempt(trial, attempt)) return;
             _log.Warning("experiment {0}: evaluator {1} runs simulator {2}, the experiment uses {3}; its result is not accepted", _name, r.Node,
                 r.SimulatorVersion, _state.Spec.SimulatorVersion);
             AttemptFailed(trial, Work.Cost, attempt, $"evaluator {r.Node} runs simulator {r.SimulatorVersion}, the experiment uses {_state.Spec.SimulatorVersion}");
@@ -517,6 +497,27 @@ public sealed class ExperimentActor : ReceivePersistentActor, IWithTimers
             AfterResult(r.TrialId);
         });
         AssignQuality();
+    }
+
+    /// <summary>Ends the evaluation in flight for the trial if it is this attempt: forgets it and cancels its deadline.</summary>
+    private bool EndCostAttempt(int trial, int attempt)
+    {
+        if (!_costInFlight.TryGetValue(trial, out var current) || current != attempt) return false;
+        _costInFlight.Remove(trial);
+        Timers.Cancel(Key(trial, Work.Cost));
+        return true;
+    }
+
+    /// <summary>Ends the training in flight for the trial if it is this attempt: forgets it, cancels its deadline and frees the
+    /// agent's slot (<paramref name="agent"/>: the agent it was on, if still known).</summary>
+    private bool EndQualityAttempt(int trial, int attempt, out Agent? agent)
+    {
+        agent = null;
+        if (!_qualityInFlight.TryGetValue(trial, out var q) || q.Attempt != attempt) return false;
+        _qualityInFlight.Remove(trial);
+        Timers.Cancel(Key(trial, Work.Quality));
+        if (_agents.TryGetValue(q.Agent, out agent)) agent.InFlight.Remove(trial);
+        return true;
     }
 
     private void AttemptFailed(int trial, string work, int attempt, string reason, bool permanent = false)
