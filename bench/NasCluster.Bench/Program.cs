@@ -12,6 +12,6 @@ return args.FirstOrDefault() switch
 
 static int Usage()
 {
-    Console.Error.WriteLine("usage: dotnet run -c Release --project bench/NasCluster.Bench -- ir|ppe [--seconds S] | proxy [--candidates N] [--steps S] [--factor F] [--seed K] [--threads T] | search [--trials N] [--seeds K] [--batch B] [--latency-target-ms T] [--optuna DIR] | cluster [overhead|processes|scaling|resume] [--trials N] [--scaling-trials N] [--delay-ms D]");
+    Console.Error.WriteLine("usage: dotnet run -c Release --project bench/NasCluster.Bench -- ir|ppe [--seconds S] | proxy [--candidates N] [--steps S] [--factor F] [--seed K] [--reference-seeds R] [--proxy-seeds P] [--threads T] [--runs FILE] [--list] | search [--trials N] [--seeds K] [--batch B] [--latency-target-ms T] [--optuna DIR] | cluster [overhead|processes|scaling|resume] [--trials N] [--scaling-trials N] [--delay-ms D]");
     return 2;
 }

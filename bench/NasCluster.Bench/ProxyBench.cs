@@ -1,6 +1,7 @@
-using System.Diagnostics;
 using System.Globalization;
+using System.Text.Json;
 using NasCluster.EvaluatorNode.Hardware;
+using NasCluster.Shared.Architecture;
 using NasCluster.Shared.SearchSpace;
 using NasCluster.Shared.Util;
 using NasCluster.TrainerNode.Data;
@@ -12,51 +13,161 @@ namespace NasCluster.Bench;
 /// Is the proxy worth anything? Candidates sampled from the classification space are trained at the
 /// proxy budget and at 10× that budget; the proxy is useful if it ranks them like the longer training
 /// (Kendall τ, Spearman ρ), and affordable if one candidate takes ≤ 30 s on the 2-core machine.
+/// The reference is averaged over several training seeds: the candidates lie within two accuracy points
+/// of one another, so one run of the reference is itself a noisy ranking. Its seed-to-seed agreement is
+/// printed too: it bounds how well any proxy can agree with a single reference run.
+/// Every training is appended to a runs file and reused by later invocations with the same key, so the
+/// multi-hour measurement can be interrupted and resumed, or extended by more reference seeds.
 /// </summary>
 internal static class ProxyBench
 {
+    private const int RecordVersion = 1;
+
     public static int Run(string[] args)
     {
-        int Arg(string name, int fallback) => args.SkipWhile(a => a != name).Skip(1).Select(v => int.Parse(v, CultureInfo.InvariantCulture)).DefaultIfEmpty(fallback).First();
-        var count = Arg("--candidates", 30);
-        var steps = Arg("--steps", new TrainingConfig().Steps);
-        var factor = Arg("--factor", 10);
-        var seed = Arg("--seed", 1);
-        var threads = Arg("--threads", Environment.ProcessorCount);
+        string? Text(string name) => args.SkipWhile(a => a != name).Skip(1).FirstOrDefault();
+        int Arg(string name, int fallback) => Text(name) is not { } v ? fallback
+            : int.TryParse(v, CultureInfo.InvariantCulture, out var n) ? n : throw new ArgumentException($"{name} needs a whole number (got '{v}')");
+        int count, steps, factor, seed, referenceSeeds, proxySeeds, threads;
+        try
+        {
+            count = Arg("--candidates", 30);
+            steps = Arg("--steps", new TrainingConfig().Steps);
+            factor = Arg("--factor", 10);
+            seed = Arg("--seed", 1);
+            referenceSeeds = Arg("--reference-seeds", 2);
+            proxySeeds = Arg("--proxy-seeds", 1);
+            threads = Arg("--threads", Environment.ProcessorCount);
+        }
+        catch (ArgumentException e)
+        {
+            Console.Error.WriteLine($"proxy: {e.Message}");
+            return 2;
+        }
+        var runsPath = Path.GetFullPath(Text("--runs") ?? Path.Combine("bench", "out", "proxy-runs.jsonl"));
+        if (count < 2 || steps < 1 || factor < 1 || referenceSeeds < 1 || proxySeeds < 1 || threads < 1)
+        {
+            Console.Error.WriteLine("proxy: --candidates must be >= 2; --steps, --factor, --reference-seeds, --proxy-seeds and --threads >= 1");
+            return 2;
+        }
         TorchSharp.torch.set_num_threads(threads);
 
         var space = BuiltInSpaces.Load("mnv2-edgetpu-classification");
         var rng = new DeterministicRng((ulong)seed);
         var candidates = Enumerable.Range(0, count).Select(_ => space.Build(space.Sample(rng))).ToList();
+        if (args.Contains("--list"))
+        {
+            for (var i = 0; i < candidates.Count; i++) Console.WriteLine($"{i} {candidates[i].Hash}");
+            return 0;
+        }
         var environment = new ProxyEnvironment();
-        var clock = Stopwatch.StartNew();
         var teacher = Teacher.GetOrTrain(FashionMnist.Load(), environment.Teacher, null, Console.WriteLine);
-        Console.WriteLine($"teacher: test accuracy {teacher.TestAccuracy:P2} ({(teacher.FromCache ? "cached" : $"trained in {clock.Elapsed.TotalSeconds:0} s")})");
-        Console.WriteLine($"proxy validity: {count} candidates of {space.Name} (seed {seed}), proxy {steps} steps vs reference {steps * factor} steps, {threads} threads");
-        Console.WriteLine($"{"#",3} {"params",8} {"proxy acc",10} {"proxy s",8} {"ref acc",8} {"ref s",7}");
+        var runs = new RunsFile(runsPath, $"v{RecordVersion}|{teacher.Key}|{environment.Spec}|{threads}");
+        Console.WriteLine($"teacher: test accuracy {teacher.TestAccuracy:P2} ({(teacher.FromCache ? "cached" : "trained now")})");
+        Console.WriteLine($"proxy validity: {count} candidates of {space.Name} (seed {seed}), proxy {steps} steps (training seed 0) vs reference " +
+                          $"{steps * factor} steps (mean of training seeds 0..{referenceSeeds - 1}), {threads} threads; runs file {runsPath} ({runs.Count} runs on record)");
+        Console.WriteLine($"{"#",3} {"params",8} {"proxy acc",10} {"proxy s",8} {"ref acc (per seed)",-24} {"ref mean",9}");
 
         var proxy = new List<double>();
-        var reference = new List<double>();
         var wall = new List<double>();
-        var config = new TrainingConfig { Steps = steps };
+        var reference = Enumerable.Range(0, referenceSeeds).Select(_ => new List<double>()).ToArray();
+        var otherProxies = Enumerable.Range(1, proxySeeds - 1).Select(_ => new List<double>()).ToArray();
+        var failed = 0;
         for (var i = 0; i < candidates.Count; i++)
         {
-            var p = ProxyTrainer.Run(candidates[i], config, environment);
-            var r = ProxyTrainer.Run(candidates[i], config with { Steps = steps * factor }, environment);
-            if (!p.Succeeded || !r.Succeeded)
+            var p = runs.GetOrRun(candidates[i], new TrainingConfig { Steps = steps }, environment);
+            var r = Enumerable.Range(0, referenceSeeds)
+                .Select(s => runs.GetOrRun(candidates[i], new TrainingConfig { Steps = steps * factor, Seed = s }, environment)).ToArray();
+            var q = Enumerable.Range(1, proxySeeds - 1)
+                .Select(s => runs.GetOrRun(candidates[i], new TrainingConfig { Steps = steps, Seed = s }, environment)).ToArray();
+            if (!p.Succeeded || r.Any(x => !x.Succeeded) || q.Any(x => !x.Succeeded))
             {
-                Console.WriteLine($"{i,3} failed: {p.FailureReason ?? r.FailureReason}");
+                failed++;
+                Console.WriteLine($"{i,3} failed: {p.Failure ?? r.Concat(q).First(x => !x.Succeeded).Failure}");
                 continue;
             }
+            for (var s = 0; s < q.Length; s++) otherProxies[s].Add(q[s].Score);
             proxy.Add(p.Score);
-            reference.Add(r.Score);
             wall.Add(p.WallSeconds);
-            Console.WriteLine($"{i,3} {candidates[i].Params / 1e6,7:0.00}M {p.Score,10:P2} {p.WallSeconds,8:0.0} {r.Score,8:P2} {r.WallSeconds,7:0.0}");
+            for (var s = 0; s < referenceSeeds; s++) reference[s].Add(r[s].Score);
+            var perSeed = string.Join(" ", r.Select(x => x.Score.ToString("P2", CultureInfo.InvariantCulture)));
+            Console.WriteLine($"{i,3} {candidates[i].Params / 1e6,7:0.00}M {p.Score,10:P2} {p.WallSeconds,8:0.0} {perSeed,-24} {r.Average(x => x.Score),9:P2}");
         }
-        Console.WriteLine($"Kendall tau  {Statistics.KendallTau(proxy, reference):0.000}   (goal >= 0.5)");
-        Console.WriteLine($"Spearman rho {Statistics.Spearman(proxy, reference):0.000}");
-        Console.WriteLine($"proxy wall time per candidate: mean {wall.Average():0.0} s, max {wall.Max():0.0} s   (goal <= 30 s on 2 cores)");
-        Console.WriteLine($"reference accuracy range {reference.Min():P2} - {reference.Max():P2}; proxy range {proxy.Min():P2} - {proxy.Max():P2}");
+        if (proxy.Count < 2)
+        {
+            Console.Error.WriteLine($"proxy: only {proxy.Count} of {count} candidates trained; no ranking to measure");
+            return 1;
+        }
+        var mean = Enumerable.Range(0, proxy.Count).Select(k => reference.Average(s => s[k])).ToList();
+        Console.WriteLine($"Kendall tau  {Statistics.KendallTau(proxy, mean):0.000}   proxy vs mean reference (goal >= 0.5)");
+        Console.WriteLine($"Spearman rho {Statistics.Spearman(proxy, mean):0.000}");
+        for (var s = 0; s < referenceSeeds && referenceSeeds > 1; s++)
+            Console.WriteLine($"  proxy vs reference seed {s} alone: tau {Statistics.KendallTau(proxy, reference[s]):0.000}, rho {Statistics.Spearman(proxy, reference[s]):0.000}");
+        for (var a = 0; a < referenceSeeds; a++)
+            for (var b = a + 1; b < referenceSeeds; b++)
+                Console.WriteLine($"  reference seed {a} vs seed {b} (the yardstick's own agreement): tau {Statistics.KendallTau(reference[a], reference[b]):0.000}, " +
+                                  $"rho {Statistics.Spearman(reference[a], reference[b]):0.000}, mean |difference| {Enumerable.Range(0, mean.Count).Average(k => Math.Abs(reference[a][k] - reference[b][k])) * 100:0.00} points");
+        if (proxySeeds > 1)
+        {
+            // A search trains each candidate once; other proxy seeds only show how much one proxy run varies.
+            var proxyMean = Enumerable.Range(0, proxy.Count).Select(k => (proxy[k] + otherProxies.Sum(o => o[k])) / proxySeeds).ToList();
+            for (var s = 0; s < otherProxies.Length; s++)
+                Console.WriteLine($"  proxy seed 0 vs seed {s + 1}: tau {Statistics.KendallTau(proxy, otherProxies[s]):0.000}, " +
+                                  $"mean |difference| {Enumerable.Range(0, proxy.Count).Average(k => Math.Abs(proxy[k] - otherProxies[s][k])) * 100:0.00} points");
+            Console.WriteLine($"  mean of {proxySeeds} proxy seeds ({proxySeeds}x the cost) vs mean reference: tau {Statistics.KendallTau(proxyMean, mean):0.000}, rho {Statistics.Spearman(proxyMean, mean):0.000}");
+        }
+        var sorted = wall.Order().ToList();
+        Console.WriteLine($"proxy wall time per candidate: mean {wall.Average():0.0} s, median {sorted[sorted.Count / 2]:0.0} s, max {wall.Max():0.0} s, " +
+                          $"{wall.Count(w => w > 30)} of {wall.Count} over 30 s   (goal <= 30 s on 2 cores)");
+        Console.WriteLine($"reference accuracy range {mean.Min():P2} - {mean.Max():P2} (mean over seeds); proxy range {proxy.Min():P2} - {proxy.Max():P2}");
+        if (failed > 0) Console.WriteLine($"{failed} candidate(s) failed to train and are left out");
         return 0;
+    }
+
+    /// <summary>One training's outcome as the runs file keeps it.</summary>
+    private sealed record RunRecord(string Key, bool Succeeded, double Score, double WallSeconds, double? ValidationLoss, string? Failure, string When);
+
+    /// <summary>
+    /// Append-only JSON lines, one per training, keyed by what determines the result (record version,
+    /// teacher, proxy scaling, libtorch threads, architecture hash, steps, training seed). A line that
+    /// does not parse (a run killed mid-write) is skipped.
+    /// </summary>
+    private sealed class RunsFile
+    {
+        private readonly string path;
+        private readonly string context;
+        private readonly Dictionary<string, RunRecord> records = new();
+
+        public RunsFile(string path, string context)
+        {
+            this.path = path;
+            this.context = context;
+            if (!File.Exists(path)) return;
+            foreach (var line in File.ReadLines(path))
+            {
+                try
+                {
+                    if (JsonSerializer.Deserialize<RunRecord>(line) is { } r) records[r.Key] = r;
+                }
+                catch (JsonException)
+                {
+                }
+            }
+        }
+
+        public int Count => records.Count;
+
+        public RunRecord GetOrRun(Network candidate, TrainingConfig config, ProxyEnvironment environment)
+        {
+            var key = $"{context}|{candidate.Hash}|{config.Steps}|{config.Seed}";
+            if (records.TryGetValue(key, out var known)) return known;
+            var result = ProxyTrainer.Run(candidate, config, environment);
+            var record = new RunRecord(key, result.Succeeded, result.Score, result.WallSeconds, result.Succeeded ? result.ValidationLoss : null,
+                result.FailureReason, DateTime.UtcNow.ToString("u", CultureInfo.InvariantCulture));
+            Directory.CreateDirectory(Path.GetDirectoryName(path)!);
+            File.AppendAllText(path, JsonSerializer.Serialize(record) + "\n");
+            records[key] = record;
+            return record;
+        }
     }
 }
