@@ -143,6 +143,9 @@ internal static class ProxyBench
             this.path = path;
             this.context = context;
             if (!File.Exists(path)) return;
+            // A run killed mid-write leaves a line without its newline; end it so the next record starts afresh.
+            using (var tail = File.Open(path, FileMode.Open, FileAccess.ReadWrite))
+                if (tail.Length > 0 && tail.Seek(-1, SeekOrigin.End) >= 0 && tail.ReadByte() != '\n') tail.WriteByte((byte)'\n');
             foreach (var line in File.ReadLines(path))
             {
                 try
