@@ -21,13 +21,13 @@ public static class ClusterBench
     public static int Run(string[] args)
     {
         var what = args.FirstOrDefault() ?? "all";
-        var trials = Arg(args, "--trials", 10_000);
+        var trials = BenchArgs.Int(args, "--trials", 10_000);
         var dir = Directory.CreateTempSubdirectory("nas-bench-").FullName;
         try
         {
             if (what is "all" or "overhead") Overhead(dir, trials).GetAwaiter().GetResult();
             if (what is "all" or "processes") Processes(dir, trials).GetAwaiter().GetResult();
-            if (what is "all" or "scaling") Scaling(dir, Arg(args, "--scaling-trials", 600), Arg(args, "--delay-ms", 20)).GetAwaiter().GetResult();
+            if (what is "all" or "scaling") Scaling(dir, BenchArgs.Int(args, "--scaling-trials", 600), BenchArgs.Int(args, "--delay-ms", 20)).GetAwaiter().GetResult();
             if (what is "all" or "resume") Resume(dir, trials).GetAwaiter().GetResult();
             return 0;
         }
@@ -35,12 +35,6 @@ public static class ClusterBench
         {
             Directory.Delete(dir, true);
         }
-    }
-
-    private static int Arg(string[] args, string name, int fallback)
-    {
-        var i = Array.IndexOf(args, name);
-        return i >= 0 && i + 1 < args.Length ? int.Parse(args[i + 1], CultureInfo.InvariantCulture) : fallback;
     }
 
     /// <summary>Measured experiments use seed 1 and warm-ups seed 2 (any second run in one cluster its own seed), so that

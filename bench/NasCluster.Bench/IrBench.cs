@@ -12,7 +12,7 @@ internal static class IrBench
 {
     public static int Run(string[] args)
     {
-        var seconds = args.Length >= 2 && args[0] == "--seconds" ? double.Parse(args[1], System.Globalization.CultureInfo.InvariantCulture) : 3.0;
+        var seconds = BenchArgs.Double(args, "--seconds", 3.0);
         Console.WriteLine($"IR benchmark: sample + build + SHA-256 architecture hash, single thread, {seconds:0.#} s per space");
         Console.WriteLine($"{"space",-30} {"layers",7} {"build/s",9} {"build+hash/s",13} {"alloc/cand",11}");
         foreach (var name in BuiltInSpaces.Names)

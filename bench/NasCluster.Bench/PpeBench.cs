@@ -17,7 +17,7 @@ internal static class PpeBench
 {
     public static int Run(string[] args)
     {
-        var seconds = args.Length >= 2 && args[0] == "--seconds" ? double.Parse(args[1], System.Globalization.CultureInfo.InvariantCulture) : 3.0;
+        var seconds = BenchArgs.Double(args, "--seconds", 3.0);
         var hw = HardwarePresets.Get("pixel6");
         var target = ModelZoo.Build("mobilenet-edgetpu-v2-s");
         var space = BuiltInSpaces.Load("mnv2-edgetpu-classification");

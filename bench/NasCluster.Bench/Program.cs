@@ -1,14 +1,22 @@
 using NasCluster.Bench;
 
-return args.FirstOrDefault() switch
+try
 {
-    "ir" => IrBench.Run(args.Skip(1).ToArray()),
-    "ppe" => PpeBench.Run(args.Skip(1).ToArray()),
-    "proxy" => ProxyBench.Run(args.Skip(1).ToArray()),
-    "search" => SearchBench.Run(args.Skip(1).ToArray()),
-    "cluster" => ClusterBench.Run(args.Skip(1).ToArray()),
-    _ => Usage(),
-};
+    return args.FirstOrDefault() switch
+    {
+        "ir" => IrBench.Run(args.Skip(1).ToArray()),
+        "ppe" => PpeBench.Run(args.Skip(1).ToArray()),
+        "proxy" => ProxyBench.Run(args.Skip(1).ToArray()),
+        "search" => SearchBench.Run(args.Skip(1).ToArray()),
+        "cluster" => ClusterBench.Run(args.Skip(1).ToArray()),
+        _ => Usage(),
+    };
+}
+catch (BenchArgumentException e)
+{
+    Console.Error.WriteLine($"{args[0]}: {e.Message}");
+    return 2;
+}
 
 static int Usage()
 {

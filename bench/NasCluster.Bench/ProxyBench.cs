@@ -25,26 +25,14 @@ internal static class ProxyBench
 
     public static int Run(string[] args)
     {
-        string? Text(string name) => args.SkipWhile(a => a != name).Skip(1).FirstOrDefault();
-        int Arg(string name, int fallback) => Text(name) is not { } v ? fallback
-            : int.TryParse(v, CultureInfo.InvariantCulture, out var n) ? n : throw new ArgumentException($"{name} needs a whole number (got '{v}')");
-        int count, steps, factor, seed, referenceSeeds, proxySeeds, threads;
-        try
-        {
-            count = Arg("--candidates", 30);
-            steps = Arg("--steps", new TrainingConfig().Steps);
-            factor = Arg("--factor", 10);
-            seed = Arg("--seed", 1);
-            referenceSeeds = Arg("--reference-seeds", 2);
-            proxySeeds = Arg("--proxy-seeds", 1);
-            threads = Arg("--threads", Environment.ProcessorCount);
-        }
-        catch (ArgumentException e)
-        {
-            Console.Error.WriteLine($"proxy: {e.Message}");
-            return 2;
-        }
-        var runsPath = Path.GetFullPath(Text("--runs") ?? Path.Combine("bench", "out", "proxy-runs.jsonl"));
+        var count = BenchArgs.Int(args, "--candidates", 30);
+        var steps = BenchArgs.Int(args, "--steps", new TrainingConfig().Steps);
+        var factor = BenchArgs.Int(args, "--factor", 10);
+        var seed = BenchArgs.Int(args, "--seed", 1);
+        var referenceSeeds = BenchArgs.Int(args, "--reference-seeds", 2);
+        var proxySeeds = BenchArgs.Int(args, "--proxy-seeds", 1);
+        var threads = BenchArgs.Int(args, "--threads", Environment.ProcessorCount);
+        var runsPath = Path.GetFullPath(BenchArgs.Text(args, "--runs") ?? Path.Combine("bench", "out", "proxy-runs.jsonl"));
         if (count < 2 || steps < 1 || factor < 1 || referenceSeeds < 1 || proxySeeds < 1 || threads < 1)
         {
             Console.Error.WriteLine("proxy: --candidates must be >= 2; --steps, --factor, --reference-seeds, --proxy-seeds and --threads >= 1");
@@ -99,21 +87,21 @@ internal static class ProxyBench
             return 1;
         }
         var mean = Enumerable.Range(0, proxy.Count).Select(k => reference.Average(s => s[k])).ToList();
+        static string Agreement(List<double> a, List<double> b) =>
+            $"tau {Statistics.KendallTau(a, b):0.000}, rho {Statistics.Spearman(a, b):0.000}, mean |difference| {a.Zip(b, (x, y) => Math.Abs(x - y)).Average() * 100:0.00} points";
         Console.WriteLine($"Kendall tau  {Statistics.KendallTau(proxy, mean):0.000}   proxy vs mean reference (goal >= 0.5)");
         Console.WriteLine($"Spearman rho {Statistics.Spearman(proxy, mean):0.000}");
         for (var s = 0; s < referenceSeeds && referenceSeeds > 1; s++)
             Console.WriteLine($"  proxy vs reference seed {s} alone: tau {Statistics.KendallTau(proxy, reference[s]):0.000}, rho {Statistics.Spearman(proxy, reference[s]):0.000}");
         for (var a = 0; a < referenceSeeds; a++)
             for (var b = a + 1; b < referenceSeeds; b++)
-                Console.WriteLine($"  reference seed {a} vs seed {b} (the yardstick's own agreement): tau {Statistics.KendallTau(reference[a], reference[b]):0.000}, " +
-                                  $"rho {Statistics.Spearman(reference[a], reference[b]):0.000}, mean |difference| {Enumerable.Range(0, mean.Count).Average(k => Math.Abs(reference[a][k] - reference[b][k])) * 100:0.00} points");
+                Console.WriteLine($"  reference seed {a} vs seed {b} (the yardstick's own agreement): {Agreement(reference[a], reference[b])}");
         if (proxySeeds > 1)
         {
             // A search trains each candidate once; other proxy seeds only show how much one proxy run varies.
             var proxyMean = Enumerable.Range(0, proxy.Count).Select(k => (proxy[k] + otherProxies.Sum(o => o[k])) / proxySeeds).ToList();
             for (var s = 0; s < otherProxies.Length; s++)
-                Console.WriteLine($"  proxy seed 0 vs seed {s + 1}: tau {Statistics.KendallTau(proxy, otherProxies[s]):0.000}, " +
-                                  $"mean |difference| {Enumerable.Range(0, proxy.Count).Average(k => Math.Abs(proxy[k] - otherProxies[s][k])) * 100:0.00} points");
+                Console.WriteLine($"  proxy seed 0 vs seed {s + 1}: {Agreement(proxy, otherProxies[s])}");
             Console.WriteLine($"  mean of {proxySeeds} proxy seeds ({proxySeeds}x the cost) vs mean reference: tau {Statistics.KendallTau(proxyMean, mean):0.000}, rho {Statistics.Spearman(proxyMean, mean):0.000}");
         }
         var sorted = wall.Order().ToList();

@@ -25,12 +25,11 @@ internal static class SearchBench
 
     public static int Run(string[] args)
     {
-        string Arg(string name, string fallback) => args.SkipWhile(a => a != name).Skip(1).DefaultIfEmpty(fallback).First();
-        var trials = int.Parse(Arg("--trials", "2000"), CultureInfo.InvariantCulture);
-        var seeds = int.Parse(Arg("--seeds", "5"), CultureInfo.InvariantCulture);
-        var batch = int.Parse(Arg("--batch", "20"), CultureInfo.InvariantCulture);
-        var target = double.Parse(Arg("--latency-target-ms", "1.5"), CultureInfo.InvariantCulture);
-        var optunaDir = Arg("--optuna", "");
+        var trials = BenchArgs.Int(args, "--trials", 2000);
+        var seeds = BenchArgs.Int(args, "--seeds", 5);
+        var batch = BenchArgs.Int(args, "--batch", 20);
+        var target = BenchArgs.Double(args, "--latency-target-ms", 1.5);
+        var optunaDir = BenchArgs.Text(args, "--optuna") ?? "";
         var space = BuiltInSpaces.Load("mnv2-edgetpu-classification");
         var hw = HardwarePresets.Get("pixel6");
         var reward = RewardFunction.Parse("mnas", target, null, null);
