@@ -7,6 +7,7 @@ try
         "ir" => IrBench.Run(args.Skip(1).ToArray()),
         "ppe" => PpeBench.Run(args.Skip(1).ToArray()),
         "proxy" => ProxyBench.Run(args.Skip(1).ToArray()),
+        "proxy-noise" => ProxyNoiseBench.Run(args.Skip(1).ToArray()),
         "search" => SearchBench.Run(args.Skip(1).ToArray()),
         "cluster" => ClusterBench.Run(args.Skip(1).ToArray()),
         _ => Usage(),
@@ -20,6 +21,6 @@ catch (BenchArgumentException e)
 
 static int Usage()
 {
-    Console.Error.WriteLine("usage: dotnet run -c Release --project bench/NasCluster.Bench -- ir|ppe [--seconds S] | proxy [--candidates N] [--steps S] [--factor F] [--seed K] [--reference-seeds R] [--proxy-seeds P] [--threads T] [--runs FILE] [--list] | search [--trials N] [--seeds K] [--batch B] [--latency-target-ms T] [--optuna DIR] | cluster [overhead|processes|scaling|resume] [--trials N] [--scaling-trials N] [--delay-ms D]");
+    Console.Error.WriteLine("usage: dotnet run -c Release --project bench/NasCluster.Bench -- ir|ppe [--seconds S] | proxy [--candidates N] [--steps S] [--batch B] [--factor F] [--reference-steps R] [--seed K] [--reference-seeds R] [--proxy-seeds P] [--threads T] [--runs FILE] [--list] | proxy-noise [--candidates N] [--seed K] [--steps S] [--batch B] [--lr L] [--warmup F] [--clip C] [--ema D] [--width W] [--threads T] | search [--trials N] [--seeds K] [--batch B] [--latency-target-ms T] [--optuna DIR] | cluster [overhead|processes|scaling|resume] [--trials N] [--scaling-trials N] [--delay-ms D]");
     return 2;
 }

@@ -21,7 +21,17 @@ namespace NasCluster.Bench;
 /// </summary>
 internal static class ProxyBench
 {
-    private const int RecordVersion = 1;
+    private const int RecordVersion = 2;
+
+    /// <summary>The bench's candidates: the first <paramref name="count"/> samples of the classification space for a seed.</summary>
+    public static List<Network> Candidates(int seed, int count)
+    {
+        var space = BuiltInSpaces.Load(SpaceName);
+        var rng = new DeterministicRng((ulong)seed);
+        return Enumerable.Range(0, count).Select(_ => space.Build(space.Sample(rng))).ToList();
+    }
+
+    public const string SpaceName = "mnv2-edgetpu-classification";
 
     public static int Run(string[] args)
     {
@@ -31,18 +41,18 @@ internal static class ProxyBench
         var seed = BenchArgs.Int(args, "--seed", 1);
         var referenceSeeds = BenchArgs.Int(args, "--reference-seeds", 2);
         var proxySeeds = BenchArgs.Int(args, "--proxy-seeds", 1);
+        var referenceSteps = BenchArgs.Int(args, "--reference-steps", steps * factor);
+        var batch = BenchArgs.Int(args, "--batch", new TrainingConfig().BatchSize);
         var threads = BenchArgs.Int(args, "--threads", Environment.ProcessorCount);
         var runsPath = Path.GetFullPath(BenchArgs.Text(args, "--runs") ?? Path.Combine("bench", "out", "proxy-runs.jsonl"));
-        if (count < 2 || steps < 1 || factor < 1 || referenceSeeds < 1 || proxySeeds < 1 || threads < 1)
+        if (count < 2 || steps < 1 || factor < 1 || referenceSteps < 1 || batch < 1 || referenceSeeds < 1 || proxySeeds < 1 || threads < 1)
         {
-            Console.Error.WriteLine("proxy: --candidates must be >= 2; --steps, --factor, --reference-seeds, --proxy-seeds and --threads >= 1");
+            Console.Error.WriteLine("proxy: --candidates must be >= 2; --steps, --batch, --factor, --reference-steps, --reference-seeds, --proxy-seeds and --threads >= 1");
             return 2;
         }
         TorchSharp.torch.set_num_threads(threads);
 
-        var space = BuiltInSpaces.Load("mnv2-edgetpu-classification");
-        var rng = new DeterministicRng((ulong)seed);
-        var candidates = Enumerable.Range(0, count).Select(_ => space.Build(space.Sample(rng))).ToList();
+        var candidates = Candidates(seed, count);
         if (args.Contains("--list"))
         {
             for (var i = 0; i < candidates.Count; i++) Console.WriteLine($"{i} {candidates[i].Hash}");
@@ -52,22 +62,23 @@ internal static class ProxyBench
         var teacher = Teacher.GetOrTrain(FashionMnist.Load(), environment.Teacher, null, Console.WriteLine);
         var runs = new RunsFile(runsPath, $"v{RecordVersion}|{teacher.Key}|{environment.Spec}|{threads}");
         Console.WriteLine($"teacher: test accuracy {teacher.TestAccuracy:P2} ({(teacher.FromCache ? "cached" : "trained now")})");
-        Console.WriteLine($"proxy validity: {count} candidates of {space.Name} (seed {seed}), proxy {steps} steps (training seed 0) vs reference " +
-                          $"{steps * factor} steps (mean of training seeds 0..{referenceSeeds - 1}), {threads} threads; runs file {runsPath} ({runs.Count} runs on record)");
+        Console.WriteLine($"proxy validity: {count} candidates of {SpaceName} (seed {seed}), proxy {steps} steps of batch {batch} (training seed 0) vs reference " +
+                          $"{referenceSteps} steps (mean of training seeds 0..{referenceSeeds - 1}), {threads} threads; runs file {runsPath} ({runs.Count} runs on record)");
         Console.WriteLine($"{"#",3} {"params",8} {"proxy acc",10} {"proxy s",8} {"ref acc (per seed)",-24} {"ref mean",9}");
 
         var proxy = new List<double>();
         var wall = new List<double>();
+        var wallAllSeeds = new List<double>();
         var reference = Enumerable.Range(0, referenceSeeds).Select(_ => new List<double>()).ToArray();
         var otherProxies = Enumerable.Range(1, proxySeeds - 1).Select(_ => new List<double>()).ToArray();
         var failed = 0;
         for (var i = 0; i < candidates.Count; i++)
         {
-            var p = runs.GetOrRun(candidates[i], new TrainingConfig { Steps = steps }, environment);
+            var p = runs.GetOrRun(candidates[i], new TrainingConfig { Steps = steps, BatchSize = batch }, environment);
             var r = Enumerable.Range(0, referenceSeeds)
-                .Select(s => runs.GetOrRun(candidates[i], new TrainingConfig { Steps = steps * factor, Seed = s }, environment)).ToArray();
+                .Select(s => runs.GetOrRun(candidates[i], new TrainingConfig { Steps = referenceSteps, Seed = s }, environment)).ToArray();
             var q = Enumerable.Range(1, proxySeeds - 1)
-                .Select(s => runs.GetOrRun(candidates[i], new TrainingConfig { Steps = steps, Seed = s }, environment)).ToArray();
+                .Select(s => runs.GetOrRun(candidates[i], new TrainingConfig { Steps = steps, BatchSize = batch, Seed = s }, environment)).ToArray();
             if (!p.Succeeded || r.Any(x => !x.Succeeded) || q.Any(x => !x.Succeeded))
             {
                 failed++;
@@ -77,6 +88,7 @@ internal static class ProxyBench
             for (var s = 0; s < q.Length; s++) otherProxies[s].Add(q[s].Score);
             proxy.Add(p.Score);
             wall.Add(p.WallSeconds);
+            wallAllSeeds.Add(p.WallSeconds + q.Sum(x => x.WallSeconds));
             for (var s = 0; s < referenceSeeds; s++) reference[s].Add(r[s].Score);
             var perSeed = string.Join(" ", r.Select(x => x.Score.ToString("P2", CultureInfo.InvariantCulture)));
             Console.WriteLine($"{i,3} {candidates[i].Params / 1e6,7:0.00}M {p.Score,10:P2} {p.WallSeconds,8:0.0} {perSeed,-24} {r.Average(x => x.Score),9:P2}");
@@ -102,7 +114,8 @@ internal static class ProxyBench
             var proxyMean = Enumerable.Range(0, proxy.Count).Select(k => (proxy[k] + otherProxies.Sum(o => o[k])) / proxySeeds).ToList();
             for (var s = 0; s < otherProxies.Length; s++)
                 Console.WriteLine($"  proxy seed 0 vs seed {s + 1}: {Agreement(proxy, otherProxies[s])}");
-            Console.WriteLine($"  mean of {proxySeeds} proxy seeds ({proxySeeds}x the cost) vs mean reference: tau {Statistics.KendallTau(proxyMean, mean):0.000}, rho {Statistics.Spearman(proxyMean, mean):0.000}");
+            Console.WriteLine($"  mean of {proxySeeds} proxy seeds ({proxySeeds}x the cost) vs mean reference: tau {Statistics.KendallTau(proxyMean, mean):0.000}, rho {Statistics.Spearman(proxyMean, mean):0.000}; " +
+                              $"wall for all {proxySeeds} per candidate: mean {wallAllSeeds.Average():0.0} s, max {wallAllSeeds.Max():0.0} s");
         }
         var sorted = wall.Order().ToList();
         Console.WriteLine($"proxy wall time per candidate: mean {wall.Average():0.0} s, median {sorted[sorted.Count / 2]:0.0} s, max {wall.Max():0.0} s, " +
@@ -117,7 +130,7 @@ internal static class ProxyBench
 
     /// <summary>
     /// Append-only JSON lines, one per training, keyed by what determines the result (record version,
-    /// teacher, proxy scaling, libtorch threads, architecture hash, steps, training seed). A line that
+    /// teacher, proxy scaling, libtorch threads, architecture hash, training recipe, training seed). A line that
     /// does not parse (a run killed mid-write) is skipped.
     /// </summary>
     private sealed class RunsFile
@@ -138,7 +151,7 @@ internal static class ProxyBench
             {
                 try
                 {
-                    if (JsonSerializer.Deserialize<RunRecord>(line) is { } r) records[r.Key] = r;
+                    if (JsonSerializer.Deserialize<RunRecord>(line) is { } r) records[Upgrade(r.Key)] = r;
                 }
                 catch (JsonException)
                 {
@@ -148,9 +161,21 @@ internal static class ProxyBench
 
         public int Count => records.Count;
 
+        /// <summary>
+        /// Version 1 keys named only the step count; the recipe was then fixed (batch 64, Adam at 0.003, T 4,
+        /// distillation weight 1, no warm-up, clipping or averaging). Version 2 keys name the whole recipe.
+        /// </summary>
+        private static string Upgrade(string key)
+        {
+            var f = key.Split('|');
+            if (f.Length != 7 || f[0] != "v1" || !int.TryParse(f[5], CultureInfo.InvariantCulture, out var steps)) return key;
+            var recipe = new TrainingConfig { Steps = steps, BatchSize = 64, LearningRate = 0.003, Temperature = 4, DistillationWeight = 1 }.Recipe;
+            return string.Join('|', "v2", f[1], f[2], f[3], f[4], recipe, f[6]);
+        }
+
         public RunRecord GetOrRun(Network candidate, TrainingConfig config, ProxyEnvironment environment)
         {
-            var key = $"{context}|{candidate.Hash}|{config.Steps}|{config.Seed}";
+            var key = $"{context}|{candidate.Hash}|{config.Recipe}|{config.Seed}";
             if (records.TryGetValue(key, out var known)) return known;
             var result = ProxyTrainer.Run(candidate, config, environment);
             var record = new RunRecord(key, result.Succeeded, result.Score, result.WallSeconds, result.Succeeded ? result.ValidationLoss : null,

@@ -120,3 +120,80 @@ public class DistillationTests(TorchFixture fixture)
         Assert.Contains("cannot build the proxy", detector.FailureReason);
     }
 }
+
+/// <summary>The optional parts of the training recipe (off by default): warm-up, gradient clipping, weight averaging.</summary>
+[Collection("torch")]
+public class RecipeOptionTests(TorchFixture fixture)
+{
+    private Network Proxy(ulong seed)
+    {
+        var space = BuiltInSpaces.Load("mnv2-edgetpu-classification");
+        return NasCluster.TrainerNode.Proxy.ProxyScaling.Scale(space.Build(space.Sample(new DeterministicRng(seed))), fixture.Environment.Spec);
+    }
+
+    private static TorchSharp.torch.Tensor[] State(NasCluster.TrainerNode.Torch.IrModule m) =>
+        m.parameters().Select(p => (TorchSharp.torch.Tensor)p).Concat(m.buffers()).Where(x => x.is_floating_point()).Select(x => x.detach().clone()).ToArray();
+
+    private TorchSharp.torch.Tensor[] Trained(TrainingConfig config, out NasCluster.TrainerNode.Torch.IrModule module)
+    {
+        module = TrainingLoop.Build(Proxy(4), config.Seed);
+        TrainingLoop.Train(module, DatasetTensors.Of(fixture.Data.Validation), null, config, default, null);
+        return State(module);
+    }
+
+    [Fact]
+    public void Warm_up_rises_linearly_to_the_peak_and_then_decays_by_the_cosine()
+    {
+        var c = new TrainingConfig { Steps = 100, LearningRate = 0.01, WarmupFraction = 0.1 };
+        Assert.Equal(0.001, TrainingLoop.LearningRateAt(c, 0), 12);
+        Assert.Equal(0.005, TrainingLoop.LearningRateAt(c, 4), 12);
+        Assert.Equal(0.01, TrainingLoop.LearningRateAt(c, 9), 12);
+        Assert.Equal(0.01 * 0.5 * (1 + Math.Cos(Math.PI * 0.1)), TrainingLoop.LearningRateAt(c, 10), 12);
+        Assert.Equal(0.01 * 0.5 * (1 + Math.Cos(Math.PI * 0.99)), TrainingLoop.LearningRateAt(c, 99), 12);
+        // Without warm-up the schedule is the cosine from the first step.
+        Assert.Equal(0.01, TrainingLoop.LearningRateAt(c with { WarmupFraction = 0 }, 0), 12);
+        using var module = TrainingLoop.Build(Proxy(4), 0);
+        Assert.Throws<ArgumentOutOfRangeException>(() =>
+            TrainingLoop.Train(module, DatasetTensors.Of(fixture.Data.Validation), null, c with { WarmupFraction = 1 }, default, null));
+    }
+
+    [Fact]
+    public void Clipping_bounds_the_gradient_norm_of_every_step()
+    {
+        static double GradientNorm(NasCluster.TrainerNode.Torch.IrModule m) =>
+            Math.Sqrt(m.parameters().Where(p => p.grad is not null).Sum(p => p.grad!.pow(2).sum().item<float>()));
+        var config = new TrainingConfig { Steps = 3, DistillationWeight = 0, Seed = 2 };
+        Trained(config, out var plain);
+        Trained(config with { ClipNorm = 0.05 }, out var clipped);
+        using (plain)
+        using (clipped)
+        {
+            // The gradients of the last step are still on the parameters after the optimizer used them.
+            Assert.True(GradientNorm(plain) > 0.05, $"unclipped gradient norm {GradientNorm(plain)}");
+            Assert.InRange(GradientNorm(clipped), 0, 0.05 * 1.001);
+        }
+    }
+
+    [Fact]
+    public void Weight_averaging_replaces_weights_and_batch_norm_statistics_by_their_average()
+    {
+        var config = new TrainingConfig { Steps = 20, DistillationWeight = 0, Seed = 3 };
+        var plain = Trained(config, out var a);
+        // A decay of (almost) zero averages over the last step only: the plain result, tensor for tensor.
+        var last = Trained(config with { EmaDecay = 1e-12 }, out var b);
+        var averaged = Trained(config with { EmaDecay = 0.9 }, out var c);
+        var again = Trained(config with { EmaDecay = 0.9 }, out var d);
+        var parameters = a.parameters().Count();
+        foreach (var m in new[] { a, b, c, d }) m.Dispose();
+        Assert.Equal(plain.Length, averaged.Length);
+        Assert.True(plain.Length > parameters, "the batch-norm running statistics are part of the average");
+        for (var i = 0; i < plain.Length; i++)
+        {
+            Assert.True(plain[i].allclose(last[i], rtol: 1e-5, atol: 1e-7), $"tensor {i} differs with a decay of ~0");
+            Assert.True(averaged[i].allclose(again[i], rtol: 0, atol: 0), $"tensor {i} is not deterministic");
+        }
+        // With a real decay the weights and the running statistics (buffers come after the parameters) both move.
+        Assert.Contains(Enumerable.Range(0, parameters), i => !plain[i].allclose(averaged[i]));
+        Assert.Contains(Enumerable.Range(parameters, plain.Length - parameters), i => !plain[i].allclose(averaged[i]));
+    }
+}

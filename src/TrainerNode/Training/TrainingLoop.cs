@@ -16,7 +16,8 @@ public sealed class DivergedException(int step) : Exception($"training diverged:
 /// <summary>
 /// The one training loop, used for the teacher (cross-entropy) and for students (cross-entropy plus
 /// distillation): fixed step count, Adam, cosine learning-rate decay, seeded batch order from
-/// <see cref="DeterministicRng"/>, cancellation between steps, progress every few steps.
+/// <see cref="DeterministicRng"/>, cancellation between steps, progress every few steps. Optional (off in
+/// the default recipe): linear warm-up, gradient-norm clipping, an exponential moving average of the weights.
 /// </summary>
 public static class TrainingLoop
 {
@@ -33,10 +34,21 @@ public static class TrainingLoop
         }
     }
 
+    /// <summary>The learning rate of a step: linear warm-up over the first <see cref="TrainingConfig.WarmupFraction"/> of the steps, then cosine decay.</summary>
+    public static double LearningRateAt(TrainingConfig config, int step)
+    {
+        var warmup = (int)(config.WarmupFraction * config.Steps);
+        return step < warmup
+            ? config.LearningRate * (step + 1) / warmup
+            : config.LearningRate * 0.5 * (1 + Math.Cos(Math.PI * step / config.Steps));
+    }
+
     /// <summary>Trains <paramref name="module"/> in place; returns the mean loss of the last tenth of the steps and steps/s.</summary>
     public static (double Loss, double StepsPerSecond) Train(IrModule module, DatasetTensors data, Tensor? teacherLogits, TrainingConfig config,
         CancellationToken cancel, IProgress<TrainingProgress>? progress)
     {
+        if (config.WarmupFraction is < 0 or >= 1) throw new ArgumentOutOfRangeException(nameof(config), $"warm-up fraction must be in [0, 1) (got {config.WarmupFraction})");
+        if (config.EmaDecay is < 0 or >= 1) throw new ArgumentOutOfRangeException(nameof(config), $"EMA decay must be in [0, 1) (got {config.EmaDecay})");
         module.train();
         var optimizer = optim.Adam(module.parameters(), config.LearningRate);
         var rng = new DeterministicRng(unchecked((ulong)config.Seed * 0x9E3779B97F4A7C15UL + 1));
@@ -47,6 +59,9 @@ public static class TrainingLoop
         var tailLoss = 0.0;
         var clock = Stopwatch.StartNew();
         var t = config.Temperature;
+        // The averaged copy covers every floating-point tensor of the module: weights and batch-norm running statistics.
+        var live = module.parameters().Select(p => (Tensor)p).Concat(module.buffers()).Where(x => x.is_floating_point()).ToArray();
+        var ema = config.EmaDecay > 0 ? live.Select(x => x.detach().clone()).ToArray() : null;
         for (var step = 0; step < config.Steps; step++)
         {
             cancel.ThrowIfCancellationRequested();
@@ -59,7 +74,7 @@ public static class TrainingLoop
                 }
                 position = 0;
             }
-            var lr = config.LearningRate * 0.5 * (1 + Math.Cos(Math.PI * step / config.Steps));
+            var lr = LearningRateAt(config, step);
             foreach (var g in optimizer.ParamGroups) g.LearningRate = lr;
             double lossValue;
             using (var scope = torch.NewDisposeScope())
@@ -81,12 +96,26 @@ public static class TrainingLoop
                 lossValue = loss.item<float>();
                 if (!double.IsFinite(lossValue)) throw new DivergedException(step);
                 loss.backward();
+                if (config.ClipNorm > 0) nn.utils.clip_grad_norm_(module.parameters(), config.ClipNorm);
                 optimizer.step();
             }
+            if (ema is not null)
+                using (torch.no_grad())
+                {
+                    var d = Math.Min(config.EmaDecay, (1.0 + step) / (10.0 + step));
+                    for (var i = 0; i < ema.Length; i++) ema[i].mul_(d).add_(live[i], alpha: 1 - d);
+                }
             if (step >= config.Steps - tail) tailLoss += lossValue / tail;
             if (progress is not null && ((step + 1) % config.ProgressEvery == 0 || step + 1 == config.Steps))
                 progress.Report(new TrainingProgress(step + 1, config.Steps, lossValue, clock.Elapsed.TotalSeconds));
         }
+        if (ema is not null)
+            using (torch.no_grad())
+                for (var i = 0; i < ema.Length; i++)
+                {
+                    live[i].copy_(ema[i]);
+                    ema[i].Dispose();
+                }
         return (tailLoss, config.Steps / Math.Max(clock.Elapsed.TotalSeconds, 1e-9));
     }
 

@@ -16,6 +16,22 @@ public sealed record TrainingConfig
 
     public long Seed { get; init; }
 
+    /// <summary>Fraction of the steps over which the learning rate rises linearly to its peak before the cosine decay (0: none).</summary>
+    public double WarmupFraction { get; init; }
+
+    /// <summary>Gradients are rescaled so their global L2 norm is at most this (0: no clipping).</summary>
+    public double ClipNorm { get; init; }
+
+    /// <summary>
+    /// Decay of an exponential moving average of the weights and batch-norm statistics that replaces the
+    /// trained weights at the end (0: off; the first steps use a shorter average, min(decay, (1+t)/(10+t))).
+    /// </summary>
+    public double EmaDecay { get; init; }
+
+    /// <summary>A name for the recipe apart from the seed: what a stored run's key must include.</summary>
+    public string Recipe => FormattableString.Invariant(
+        $"steps={Steps},batch={BatchSize},lr={LearningRate},T={Temperature},kd={DistillationWeight},warmup={WarmupFraction},clip={ClipNorm},ema={EmaDecay}");
+
     /// <summary>Every how many steps progress is reported.</summary>
     public int ProgressEvery { get; init; } = 25;
 }
