@@ -62,60 +62,64 @@ public static class TrainingLoop
         // The averaged copy covers every floating-point tensor of the module: weights and batch-norm running statistics.
         var live = module.parameters().Select(p => (Tensor)p).Concat(module.buffers()).Where(x => x.is_floating_point()).ToArray();
         var ema = config.EmaDecay > 0 ? live.Select(x => x.detach().clone()).ToArray() : null;
-        for (var step = 0; step < config.Steps; step++)
+        try
         {
-            cancel.ThrowIfCancellationRequested();
-            if (position + config.BatchSize > n)
+            for (var step = 0; step < config.Steps; step++)
             {
-                for (var i = n - 1; i > 0; i--)
+                cancel.ThrowIfCancellationRequested();
+                if (position + config.BatchSize > n)
                 {
-                    var j = rng.NextInt(i + 1);
-                    (order[i], order[j]) = (order[j], order[i]);
+                    for (var i = n - 1; i > 0; i--)
+                    {
+                        var j = rng.NextInt(i + 1);
+                        (order[i], order[j]) = (order[j], order[i]);
+                    }
+                    position = 0;
                 }
-                position = 0;
-            }
-            var lr = LearningRateAt(config, step);
-            foreach (var g in optimizer.ParamGroups) g.LearningRate = lr;
-            double lossValue;
-            using (var scope = torch.NewDisposeScope())
-            {
-                var index = torch.tensor(order.AsSpan(position, config.BatchSize).ToArray().Select(i => (long)i).ToArray());
-                position += config.BatchSize;
-                var x = data.Images.index_select(0, index);
-                var y = data.Labels.index_select(0, index);
-                optimizer.zero_grad();
-                var logits = module.forward(x).flatten(1);
-                var loss = F.cross_entropy(logits, y);
-                if (teacherLogits is not null && config.DistillationWeight > 0)
+                var lr = LearningRateAt(config, step);
+                foreach (var g in optimizer.ParamGroups) g.LearningRate = lr;
+                double lossValue;
+                using (var scope = torch.NewDisposeScope())
                 {
-                    var teacher = F.log_softmax(teacherLogits.index_select(0, index) / t, 1);
-                    var student = F.log_softmax(logits / t, 1);
-                    var kl = (teacher.exp() * (teacher - student)).sum(1).mean();
-                    loss = loss + kl * (config.DistillationWeight * t * t);
+                    var index = torch.tensor(order.AsSpan(position, config.BatchSize).ToArray().Select(i => (long)i).ToArray());
+                    position += config.BatchSize;
+                    var x = data.Images.index_select(0, index);
+                    var y = data.Labels.index_select(0, index);
+                    optimizer.zero_grad();
+                    var logits = module.forward(x).flatten(1);
+                    var loss = F.cross_entropy(logits, y);
+                    if (teacherLogits is not null && config.DistillationWeight > 0)
+                    {
+                        var teacher = F.log_softmax(teacherLogits.index_select(0, index) / t, 1);
+                        var student = F.log_softmax(logits / t, 1);
+                        var kl = (teacher.exp() * (teacher - student)).sum(1).mean();
+                        loss = loss + kl * (config.DistillationWeight * t * t);
+                    }
+                    lossValue = loss.item<float>();
+                    if (!double.IsFinite(lossValue)) throw new DivergedException(step);
+                    loss.backward();
+                    if (config.ClipNorm > 0) nn.utils.clip_grad_norm_(module.parameters(), config.ClipNorm);
+                    optimizer.step();
                 }
-                lossValue = loss.item<float>();
-                if (!double.IsFinite(lossValue)) throw new DivergedException(step);
-                loss.backward();
-                if (config.ClipNorm > 0) nn.utils.clip_grad_norm_(module.parameters(), config.ClipNorm);
-                optimizer.step();
+                if (ema is not null)
+                    using (torch.no_grad())
+                    {
+                        var d = Math.Min(config.EmaDecay, (1.0 + step) / (10.0 + step));
+                        for (var i = 0; i < ema.Length; i++) ema[i].mul_(d).add_(live[i], alpha: 1 - d);
+                    }
+                if (step >= config.Steps - tail) tailLoss += lossValue / tail;
+                if (progress is not null && ((step + 1) % config.ProgressEvery == 0 || step + 1 == config.Steps))
+                    progress.Report(new TrainingProgress(step + 1, config.Steps, lossValue, clock.Elapsed.TotalSeconds));
             }
             if (ema is not null)
                 using (torch.no_grad())
-                {
-                    var d = Math.Min(config.EmaDecay, (1.0 + step) / (10.0 + step));
-                    for (var i = 0; i < ema.Length; i++) ema[i].mul_(d).add_(live[i], alpha: 1 - d);
-                }
-            if (step >= config.Steps - tail) tailLoss += lossValue / tail;
-            if (progress is not null && ((step + 1) % config.ProgressEvery == 0 || step + 1 == config.Steps))
-                progress.Report(new TrainingProgress(step + 1, config.Steps, lossValue, clock.Elapsed.TotalSeconds));
+                    for (var i = 0; i < ema.Length; i++) live[i].copy_(ema[i]);
         }
-        if (ema is not null)
-            using (torch.no_grad())
-                for (var i = 0; i < ema.Length; i++)
-                {
-                    live[i].copy_(ema[i]);
-                    ema[i].Dispose();
-                }
+        finally
+        {
+            // Also when the training diverges or is cancelled: the averaged copies are not in any dispose scope.
+            foreach (var copy in ema ?? []) copy.Dispose();
+        }
         return (tailLoss, config.Steps / Math.Max(clock.Elapsed.TotalSeconds, 1e-9));
     }
 
