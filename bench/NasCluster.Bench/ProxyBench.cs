@@ -72,13 +72,14 @@ internal static class ProxyBench
         var reference = Enumerable.Range(0, referenceSeeds).Select(_ => new List<double>()).ToArray();
         var otherProxies = Enumerable.Range(1, proxySeeds - 1).Select(_ => new List<double>()).ToArray();
         var failed = 0;
+        var proxyRecipe = new TrainingConfig { Steps = steps, BatchSize = batch };
         for (var i = 0; i < candidates.Count; i++)
         {
-            var p = runs.GetOrRun(candidates[i], new TrainingConfig { Steps = steps, BatchSize = batch }, environment);
+            var p = runs.GetOrRun(candidates[i], proxyRecipe, environment);
             var r = Enumerable.Range(0, referenceSeeds)
                 .Select(s => runs.GetOrRun(candidates[i], new TrainingConfig { Steps = referenceSteps, Seed = s }, environment)).ToArray();
             var q = Enumerable.Range(1, proxySeeds - 1)
-                .Select(s => runs.GetOrRun(candidates[i], new TrainingConfig { Steps = steps, BatchSize = batch, Seed = s }, environment)).ToArray();
+                .Select(s => runs.GetOrRun(candidates[i], proxyRecipe with { Seed = s }, environment)).ToArray();
             if (!p.Succeeded || r.Any(x => !x.Succeeded) || q.Any(x => !x.Succeeded))
             {
                 failed++;

@@ -38,7 +38,7 @@ internal static class ProxyNoiseBench
         };
         var width = BenchArgs.Double(args, "--width", ProxySpec.Default.WidthMultiplier);
         if (count < 2 || threads < 1 || config.Steps < 1 || config.BatchSize < 1 || config.LearningRate <= 0 || config.ClipNorm < 0
-            || config.WarmupFraction is < 0 or >= 1 || config.EmaDecay is < 0 or >= 1 || width is <= 0 or > 4)
+            || config.OptionProblem() is not null || width is <= 0 or > 4)
         {
             Console.Error.WriteLine("proxy-noise: --candidates >= 2; --threads, --steps, --batch >= 1; --lr > 0; --clip >= 0; --warmup and --ema in [0, 1); --width in (0, 4]");
             return 2;

@@ -60,7 +60,7 @@ public class TeacherTests(TorchFixture fixture)
 [Collection("torch")]
 public class DistillationTests(TorchFixture fixture)
 {
-    private static Network Candidate(ulong seed)
+    internal static Network Candidate(ulong seed)
     {
         var space = BuiltInSpaces.Load("mnv2-edgetpu-classification");
         return space.Build(space.Sample(new DeterministicRng(seed)));
@@ -125,14 +125,10 @@ public class DistillationTests(TorchFixture fixture)
 [Collection("torch")]
 public class RecipeOptionTests(TorchFixture fixture)
 {
-    private Network Proxy(ulong seed)
-    {
-        var space = BuiltInSpaces.Load("mnv2-edgetpu-classification");
-        return NasCluster.TrainerNode.Proxy.ProxyScaling.Scale(space.Build(space.Sample(new DeterministicRng(seed))), fixture.Environment.Spec);
-    }
+    private Network Proxy(ulong seed) => NasCluster.TrainerNode.Proxy.ProxyScaling.Scale(DistillationTests.Candidate(seed), fixture.Environment.Spec);
 
     private static TorchSharp.torch.Tensor[] State(NasCluster.TrainerNode.Torch.IrModule m) =>
-        m.parameters().Select(p => (TorchSharp.torch.Tensor)p).Concat(m.buffers()).Where(x => x.is_floating_point()).Select(x => x.detach().clone()).ToArray();
+        TrainingLoop.AveragedState(m).Select(x => x.detach().clone()).ToArray();
 
     private TorchSharp.torch.Tensor[] Trained(TrainingConfig config, out NasCluster.TrainerNode.Torch.IrModule module)
     {

@@ -43,12 +43,18 @@ public static class TrainingLoop
             : config.LearningRate * 0.5 * (1 + Math.Cos(Math.PI * step / config.Steps));
     }
 
+    /// <summary>
+    /// The tensors weight averaging covers, live (not copies): every floating-point tensor of the module,
+    /// the parameters first, then the buffers (batch-norm running statistics).
+    /// </summary>
+    public static Tensor[] AveragedState(IrModule module) =>
+        module.parameters().Select(p => (Tensor)p).Concat(module.buffers()).Where(x => x.is_floating_point()).ToArray();
+
     /// <summary>Trains <paramref name="module"/> in place; returns the mean loss of the last tenth of the steps and steps/s.</summary>
     public static (double Loss, double StepsPerSecond) Train(IrModule module, DatasetTensors data, Tensor? teacherLogits, TrainingConfig config,
         CancellationToken cancel, IProgress<TrainingProgress>? progress)
     {
-        if (config.WarmupFraction is < 0 or >= 1) throw new ArgumentOutOfRangeException(nameof(config), $"warm-up fraction must be in [0, 1) (got {config.WarmupFraction})");
-        if (config.EmaDecay is < 0 or >= 1) throw new ArgumentOutOfRangeException(nameof(config), $"EMA decay must be in [0, 1) (got {config.EmaDecay})");
+        if (config.OptionProblem() is { } problem) throw new ArgumentOutOfRangeException(nameof(config), problem);
         module.train();
         var optimizer = optim.Adam(module.parameters(), config.LearningRate);
         var rng = new DeterministicRng(unchecked((ulong)config.Seed * 0x9E3779B97F4A7C15UL + 1));
@@ -59,8 +65,7 @@ public static class TrainingLoop
         var tailLoss = 0.0;
         var clock = Stopwatch.StartNew();
         var t = config.Temperature;
-        // The averaged copy covers every floating-point tensor of the module: weights and batch-norm running statistics.
-        var live = module.parameters().Select(p => (Tensor)p).Concat(module.buffers()).Where(x => x.is_floating_point()).ToArray();
+        var live = AveragedState(module);
         var ema = config.EmaDecay > 0 ? live.Select(x => x.detach().clone()).ToArray() : null;
         try
         {

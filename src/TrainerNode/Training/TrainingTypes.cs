@@ -28,6 +28,12 @@ public sealed record TrainingConfig
     /// </summary>
     public double EmaDecay { get; init; }
 
+    /// <summary>What is wrong with the optional recipe settings (warm-up, averaging), or null when they are usable.</summary>
+    public string? OptionProblem() =>
+        WarmupFraction is < 0 or >= 1 ? FormattableString.Invariant($"warm-up fraction must be in [0, 1) (got {WarmupFraction})")
+        : EmaDecay is < 0 or >= 1 ? FormattableString.Invariant($"EMA decay must be in [0, 1) (got {EmaDecay})")
+        : null;
+
     /// <summary>A name for the recipe apart from the seed: what a stored run's key must include.</summary>
     public string Recipe => FormattableString.Invariant(
         $"steps={Steps},batch={BatchSize},lr={LearningRate},T={Temperature},kd={DistillationWeight},warmup={WarmupFraction},clip={ClipNorm},ema={EmaDecay}");
