@@ -134,6 +134,48 @@ public sealed class ExperimentCliTests
         Assert.Equal(["before"], Coordinator.Hosting.ExperimentStore.Names(db.Target));
     }
 
+    /// <summary>Every command that opens a database, on a file that is not one and on one whose pages are damaged.</summary>
+    [Fact]
+    public void A_database_file_that_is_not_a_database_or_is_corrupt_is_one_error_naming_it_exit_2_and_left_untouched()
+    {
+        using var db = new TestDatabase("sqlite");
+        var notADatabase = Path.Combine(db.Directory, "notes.db");
+        File.WriteAllText(notADatabase, "these are my notes, not a database\n");
+
+        Assert.Equal(0, Cli(Search(db.Url, "victim", trials: 8)).Code);
+        Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools(); // the last connection checkpoints the WAL into the file
+        var corrupt = db.Url;
+        var bytes = File.ReadAllBytes(corrupt);
+        Assert.True(bytes.Length > 3 * 4096, $"expected a multi-page database, got {bytes.Length} bytes");
+        for (var i = 4096; i < bytes.Length; i++) bytes[i] = (byte)(i * 31 % 251); // every page after the schema page
+        File.WriteAllBytes(corrupt, bytes);
+
+        foreach (var file in new[] { notADatabase, corrupt })
+        {
+            var before = File.ReadAllBytes(file);
+            string[][] commands =
+            [
+                ["status", "victim", "--db", file],
+                ["status", "victim", "--db", file, "--json"],
+                ["list", "--db", file],
+                ["resume", "victim", "--db", file],
+                Search(file, "fresh"),
+            ];
+            foreach (var args in commands)
+            {
+                var r = Cli(args);
+                var what = $"{string.Join(' ', args)}: exit {r.Code}, stderr: {r.Err}";
+                Assert.True(r.Code == ExitCodes.BadInput, what);
+                var lines = r.Err.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+                var error = Assert.Single(lines, l => l.StartsWith("error: ", StringComparison.Ordinal));
+                Assert.Contains(file, error);
+                Assert.Contains("not a NasCluster database, or it is corrupt", error);
+                Assert.DoesNotContain("internal error", r.Err);
+                Assert.Equal(before, File.ReadAllBytes(file));
+            }
+        }
+    }
+
     [Theory]
     [MemberData(nameof(TestDatabase.Backends), MemberType = typeof(TestDatabase))]
     public void Resuming_after_the_search_space_changed_is_refused_with_the_difference_and_fork_continues_under_a_new_name(string backend)

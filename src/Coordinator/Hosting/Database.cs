@@ -27,6 +27,11 @@ public static class Database
             if (dir is not null) Directory.CreateDirectory(dir);
             using var connection = new SqliteConnection($"Data Source={path};Default Timeout=3;Mode={(create ? "ReadWriteCreate" : "ReadWrite")}");
             connection.Open();
+            using (var schema = connection.CreateCommand())
+            {
+                schema.CommandText = "SELECT count(*) FROM sqlite_master;"; // reads the header and the schema: a file that is not SQLite fails here, unchanged
+                schema.ExecuteScalar();
+            }
             using (var wal = connection.CreateCommand())
             {
                 wal.CommandText = "PRAGMA journal_mode=WAL;"; // persistent in the file: readers never block the writer
@@ -39,6 +44,10 @@ public static class Database
         catch (SqliteException e) when (e.SqliteErrorCode is 5 or 6)
         {
             throw new NasInputException("the database is locked by another process (try again when it finishes, or use another --db)", path);
+        }
+        catch (SqliteException e) when (e.SqliteErrorCode is 26 or 11)
+        {
+            throw new NasInputException($"not a NasCluster database, or it is corrupt ({e.Message.TrimEnd('.')})", path);
         }
         catch (Exception e) when (e is SqliteException or IOException or UnauthorizedAccessException)
         {

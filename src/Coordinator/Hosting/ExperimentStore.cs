@@ -37,7 +37,7 @@ public static class ExperimentStore
 
     /// <summary>Names of the experiments in the database (empty if it has none).</summary>
     /// <exception cref="NasInputException">The database cannot be opened.</exception>
-    public static IReadOnlyList<string> Names(DatabaseTarget db)
+    public static IReadOnlyList<string> Names(DatabaseTarget db) => Reading(db, () =>
     {
         using var connection = Open(db);
         if (!TableExists(connection, db, "journal")) return [];
@@ -46,10 +46,10 @@ public static class ExperimentStore
         var names = new List<string>();
         using var reader = cmd.ExecuteReader();
         while (reader.Read()) names.Add(reader.GetString(0)[Prefix.Length..]);
-        return names;
-    }
+        return (IReadOnlyList<string>)names;
+    });
 
-    public static bool Exists(DatabaseTarget db, string name)
+    public static bool Exists(DatabaseTarget db, string name) => Reading(db, () =>
     {
         using var connection = Open(db);
         if (!TableExists(connection, db, "journal")) return false;
@@ -57,10 +57,12 @@ public static class ExperimentStore
         cmd.CommandText = "SELECT 1 FROM journal WHERE persistence_id = @p LIMIT 1";
         Parameter(cmd, "@p", PersistenceIdOf(name));
         return cmd.ExecuteScalar() is not null;
-    }
+    });
 
-    /// <exception cref="NasInputException">Unknown experiment, or the database cannot be opened.</exception>
-    public static StoredExperiment Load(DatabaseTarget db, string name)
+    /// <exception cref="NasInputException">Unknown experiment, or the database cannot be opened or read.</exception>
+    public static StoredExperiment Load(DatabaseTarget db, string name) => Reading(db, () => LoadUnguarded(db, name));
+
+    private static StoredExperiment LoadUnguarded(DatabaseTarget db, string name)
     {
         using var connection = Open(db);
         var pid = PersistenceIdOf(name);
@@ -116,6 +118,32 @@ public static class ExperimentStore
             : ExperimentLock.IsHeld(db, name) ? ExperimentCondition.Running
             : ExperimentCondition.Interrupted;
         return new StoredExperiment(name, state, condition, events, bytes, snapshotSeq);
+    }
+
+    /// <summary>
+    /// Runs a read and turns what a damaged database throws — a file that is not SQLite, corrupt pages, a
+    /// journal row that does not decode — into one error naming the database. Reads never write, so the
+    /// file is left exactly as it was.
+    /// </summary>
+    private static T Reading<T>(DatabaseTarget db, Func<T> read)
+    {
+        try
+        {
+            return read();
+        }
+        catch (SqliteException e) when (e.SqliteErrorCode is 26 or 11)
+        {
+            throw new NasInputException($"not a NasCluster database, or it is corrupt ({e.Message.TrimEnd('.')})", db.Display);
+        }
+        catch (SqliteException e)
+        {
+            throw new NasInputException($"cannot read the database: {e.Message}", db.Display);
+        }
+        catch (Exception e) when (e is System.Runtime.Serialization.SerializationException or System.Text.Json.JsonException or InvalidDataException
+                                      or InvalidCastException)
+        {
+            throw new NasInputException($"the journal holds a record that cannot be read ({e.Message})", db.Display);
+        }
     }
 
     private static NasInputException Unknown(DatabaseTarget db, string name) =>
