@@ -90,7 +90,7 @@ public sealed class CrashTests
         Assert.Equal((trials, 0), (finished.Completed, finished.Failed));
         Journal.AssertEveryTrialAccountedOnce(all, trials);
         // Work that was on trainer-1 went out again and was done by trainer-2.
-        var retried = all.OfType<DispatchAttempted>().Where(d => d is { Work: Work.Quality, Attempt: >= 2 }).Select(d => d.TrialId).ToHashSet();
+        var retried = all.OfType<DispatchAttempted>().Where(d => d is { Work: WorkKind.Quality, Attempt: >= 2 }).Select(d => d.TrialId).ToHashSet();
         Assert.NotEmpty(retried);
         Assert.All(all.OfType<QualityRecorded>().Where(q => retried.Contains(q.TrialId)), q => Assert.Equal("trainer-2", q.Worker));
         // After the kill, evaluations are answered by the surviving evaluator only.

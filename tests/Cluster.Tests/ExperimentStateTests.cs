@@ -92,10 +92,10 @@ public sealed class ExperimentStateTests : IDisposable
         s = Apply(s, s.Next(space, 1));
         for (var attempt = 1; attempt <= 3; attempt++)
         {
-            var dispatch = s.Dispatch(0, Work.Quality, "agent", 10);
+            var dispatch = s.Dispatch(0, WorkKind.Quality, "agent", 10);
             Assert.Equal(attempt, dispatch.Attempt);
             s = s.Apply(dispatch);
-            var failed = s.OnAttemptFailed(0, Work.Quality, attempt, "deadline passed");
+            var failed = s.OnAttemptFailed(0, WorkKind.Quality, attempt, "deadline passed");
             if (attempt < 3) Assert.Null(failed); // goes out again
             else
             {
@@ -116,10 +116,10 @@ public sealed class ExperimentStateTests : IDisposable
     {
         var (s, space) = Specs.Created(Specs.Spec(trials: 2, batch: 2));
         s = Apply(s, s.Next(space, 1));
-        s = s.Apply(s.Dispatch(1, Work.Cost, "evaluator", 1));
-        s = s.Apply(s.Dispatch(1, Work.Cost, "evaluator", 2));
-        Assert.Null(s.OnAttemptFailed(1, Work.Cost, 1, "old deadline"));
-        Assert.Null(s.OnAttemptFailed(1, Work.Cost, 2, "current deadline")); // 2 of 3
+        s = s.Apply(s.Dispatch(1, WorkKind.Cost, "evaluator", 1));
+        s = s.Apply(s.Dispatch(1, WorkKind.Cost, "evaluator", 2));
+        Assert.Null(s.OnAttemptFailed(1, WorkKind.Cost, 1, "old deadline"));
+        Assert.Null(s.OnAttemptFailed(1, WorkKind.Cost, 2, "current deadline")); // 2 of 3
     }
 
     [Fact]
@@ -127,8 +127,8 @@ public sealed class ExperimentStateTests : IDisposable
     {
         var (s, space) = Specs.Created(Specs.Spec(trials: 2, batch: 2));
         s = Apply(s, s.Next(space, 1));
-        s = s.Apply(s.Dispatch(0, Work.Cost, "evaluator", 1));
-        var failed = s.OnAttemptFailed(0, Work.Cost, 1, "does not fit the parameter cache", permanent: true);
+        s = s.Apply(s.Dispatch(0, WorkKind.Cost, "evaluator", 1));
+        var failed = s.OnAttemptFailed(0, WorkKind.Cost, 1, "does not fit the parameter cache", permanent: true);
         Assert.NotNull(failed);
         Assert.Equal("cost: does not fit the parameter cache", failed.Reason);
     }
@@ -146,8 +146,8 @@ public sealed class ExperimentStateTests : IDisposable
         {
             Assert.Equal(s.Trials[r.TrialId].Hash, s.Trials[r.SourceTrialId].Hash);
             Assert.True(r.SourceTrialId < r.TrialId);
-            Assert.False(s.Needs(s.Trials[r.TrialId], Work.Cost));
-            Assert.False(s.Needs(s.Trials[r.TrialId], Work.Quality));
+            Assert.False(s.Needs(s.Trials[r.TrialId], WorkKind.Cost));
+            Assert.False(s.Needs(s.Trials[r.TrialId], WorkKind.Quality));
         }
         var distinct = s.Trials.Where(t => t.ReusedFrom is null).Select(t => t.Id).ToList();
         Assert.Equal(s.Trials.Select(t => t.Hash).Distinct().Count(), distinct.Count);
@@ -178,11 +178,11 @@ public sealed class ExperimentStateTests : IDisposable
         var (s, space) = Specs.Created(Specs.Spec(trials: 8, batch: 4));
         s = Apply(s, s.Next(space, 1));
         s = Complete(s, 0, space);
-        s = s.Apply(s.Dispatch(1, Work.Cost, "evaluator", 5));
+        s = s.Apply(s.Dispatch(1, WorkKind.Cost, "evaluator", 5));
         s = s.Apply(new TrialFailed(3, "quality failed 3 times; last: boom"));
-        var json = ExperimentStateJson.Write(s);
-        var back = ExperimentStateJson.Read(json);
-        Assert.Equal(json, ExperimentStateJson.Write(back));
+        var json = NasSerializer.ToBytes(ExperimentSnapshotCodec.ToSnapshot(s));
+        var back = ExperimentSnapshotCodec.FromSnapshot(NasSerializer.FromBytes(json, NasSerializer.Manifests[typeof(ExperimentSnapshotV2)]));
+        Assert.Equal(json, NasSerializer.ToBytes(ExperimentSnapshotCodec.ToSnapshot(back)));
         Assert.Equal(s.Unobserved, back.Unobserved);
         Assert.Equal(s.FirstByHash.OrderBy(kv => kv.Key), back.FirstByHash.OrderBy(kv => kv.Key));
         var (a, b) = (s.Tally(), back.Tally());

@@ -61,7 +61,7 @@ public sealed class LedgerTests
 
         // A second answer to trial 0's evaluation, as a second evaluator might send once its cost is recorded: dropped.
         await Nodes.Until(() => Journal.Events(db.Target, "ledger").OfType<CostRecorded>().Any(c => c.TrialId == 0), TimeSpan.FromSeconds(30), "trial 0's cost");
-        experiment.Tell(new EvaluationResult("x", "ledger|0|1", new CostSummary(99, 99, 99, 9, 0.1, 1, 1, 0, 0), "impostor", CostModel.Version));
+        experiment.Tell(new EvaluationResult("x", new AttemptId("ledger", 0, 1), new CostSummary(99, 99, 99, 9, 0.1, 1, 1, 0, 0), "impostor", CostModel.Version));
 
         // Trial 1 not answered: its deadline passes and it is assigned again (attempt 2); the answer to
         // attempt 2 counts, the late answer to attempt 1 is acknowledged and dropped. (On a loaded machine
@@ -89,7 +89,7 @@ public sealed class LedgerTests
         Assert.Equal(0.80, qualities[0]);
         Assert.Equal(0.70, qualities[1]);
         Assert.DoesNotContain(events.OfType<CostRecorded>(), c => c.Node == "impostor");
-        Assert.Contains(events.OfType<DispatchAttempted>(), d => d is { TrialId: 1, Work: Work.Quality, Attempt: 2 });
+        Assert.Contains(events.OfType<DispatchAttempted>(), d => d is { TrialId: 1, Work: WorkKind.Quality, Attempt: 2 });
         var stored = ExperimentStore.Load(db.Target, "ledger");
         Assert.Equal(ExperimentCondition.Finished, stored.Condition);
         Assert.Equal(0.80, stored.State.Trials[0].Quality!.Score);
@@ -119,6 +119,6 @@ public sealed class LedgerTests
         Journal.AssertEveryTrialAccountedOnce(events, 30);
         Assert.Single(events.OfType<QualityRecorded>(), q => q.TrialId == 7); // re-issued after recovery, recorded once
         // The new incarnation recovered and sent out again what the lost write had left outstanding.
-        Assert.Contains(events.OfType<DispatchAttempted>(), d => d is { TrialId: 7, Work: Work.Quality, Attempt: 2 });
+        Assert.Contains(events.OfType<DispatchAttempted>(), d => d is { TrialId: 7, Work: WorkKind.Quality, Attempt: 2 });
     }
 }

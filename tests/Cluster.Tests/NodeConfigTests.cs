@@ -110,11 +110,11 @@ public sealed class NodeConfigTests
             Interlocked.Increment(ref calls);
             return ZeroCostWork.Price(e);
         });
-        var evaluate = new Evaluate("pixel6/abc", "pixel6", null, "{}", "analytical", "x|0|1");
+        var evaluate = new Evaluate("pixel6/abc", "pixel6", null, "{}", Fidelity.Analytical, new AttemptId("x", 0, 1));
         var first = await node.Evaluators.Ask<EvaluationResult>(evaluate, TimeSpan.FromSeconds(30));
-        var second = await node.Evaluators.Ask<EvaluationResult>(evaluate with { CorrelationId = "y|0|1" }, TimeSpan.FromSeconds(30));
+        var second = await node.Evaluators.Ask<EvaluationResult>(evaluate with { Attempt = new AttemptId("y", 0, 1) }, TimeSpan.FromSeconds(30));
         Assert.Equal(first.Cost, second.Cost);
-        Assert.Equal("y|0|1", second.CorrelationId);
+        Assert.Equal(new AttemptId("y", 0, 1), second.Attempt);
         Assert.Equal(1, calls);
     }
 }

@@ -21,8 +21,8 @@ public sealed class SerializationTests
     private static readonly RewardSpec Reward = new("mnas", 1.5, null, null, -0.07, -0.07, 0.0);
 
     private static readonly ExperimentSpec Spec = new(
-        "golden", """{"format":"nascluster-space"}""", "built-in:mnv2-edgetpu-classification", "40613e0d", "reinforce", 7, 100, 10, false,
-        "pixel6", null, "a1b2c3", "pixel6", "clock_hz=1066000000;pe_x=4", "analytical", "ppe-1", Reward, "proxy", 300, 3, 30_000, 600_000, 1000, null);
+        "golden", """{"format":"nascluster-space"}""", "built-in:mnv2-edgetpu-classification", "40613e0d", ControllerKind.Reinforce, 7, 100, 10, false,
+        "pixel6", null, "a1b2c3", "pixel6", "clock_hz=1066000000;pe_x=4", Fidelity.Analytical, "ppe-1", Reward, QualityMode.Proxy, 300, 3, 30_000, 600_000, 1000, null);
 
     /// <summary>One instance of every type the journal or the snapshot store holds.</summary>
     public static TheoryData<string, object> PersistedEvents() => new()
@@ -30,16 +30,17 @@ public sealed class SerializationTests
         { "exp-created-v1", new ExperimentCreated(Spec, """{"rng":[1,2]}""", 1_764_000_000_000) },
         { "exp-proposed-v1", new TrialsProposed(10, [[0, 1, 2], [2, 1, 0]], ["hash-a", "hash-b"], """{"step":3}""") },
         { "exp-reused-v1", new TrialReused(11, 4) },
-        { "exp-dispatched-v1", new DispatchAttempted(12, "cost", 2, "evaluator", 1_764_000_000_123) },
+        { "exp-dispatched-v1", new DispatchAttempted(12, WorkKind.Cost, 2, "evaluator", 1_764_000_000_123) },
         { "exp-cost-v1", new CostRecorded(12, new CostSummary(1.25, 1.0, 0.75, 1.9, 0.42, 3_500_000, 300_000_000, 3_000_000, 500_000), "akka.tcp://nascluster@10.0.0.2:4054") },
         { "exp-quality-v1", new QualityRecorded(12, 0.8125, 0.31, 12.5, 24.0, "trainer-1", "weights/trial12.bin", "abcdef") },
         { "exp-failed-v1", new TrialFailed(13, "quality failed 3 times; last: deadline passed") },
         { "exp-controller-v1", new ControllerUpdated([10, 11], [0.71, 0.0], """{"step":4}""") },
         { "exp-finished-v1", new ExperimentFinished(1_764_000_999_000) },
-        { "exp-snapshot-v1", new ExperimentSnapshot(1, """{"spec":{"name":"golden"}}""") },
+        { "exp-snapshot-v1", new ExperimentSnapshotV1(1, """{"spec":{"name":"golden"}}""") },
     };
 
-    private static string GoldenPath(string manifest) => Path.Combine(AppContext.BaseDirectory, "Golden", manifest + ".json");
+    // The source tree's file, so that the update switch writes exactly the file the test then compares against.
+    private static string GoldenPath(string manifest) => Path.Combine(SourceDirectory(), "Golden", manifest + ".json");
 
     [Theory]
     [MemberData(nameof(PersistedEvents))]
@@ -48,11 +49,7 @@ public sealed class SerializationTests
         Assert.Equal(manifest, NasSerializer.Manifests[@event.GetType()]);
         var bytes = NasSerializer.ToBytes(@event);
         var path = GoldenPath(manifest);
-        if (Environment.GetEnvironmentVariable("NASCLUSTER_UPDATE_GOLDEN") == "1")
-        {
-            var source = Path.Combine(SourceDirectory(), "Golden", manifest + ".json");
-            File.WriteAllBytes(source, bytes);
-        }
+        if (Environment.GetEnvironmentVariable("NASCLUSTER_UPDATE_GOLDEN") == "1") File.WriteAllBytes(path, bytes);
         Assert.True(File.Exists(path), $"no golden file for {manifest}: {path}");
         var golden = File.ReadAllBytes(path);
         Assert.Equal(Encoding.UTF8.GetString(golden), Encoding.UTF8.GetString(bytes));
@@ -64,9 +61,9 @@ public sealed class SerializationTests
     [Fact]
     public void Every_persisted_event_type_has_a_golden_test()
     {
-        var persisted = typeof(IExperimentEvent).Assembly.GetTypes()
-            .Where(t => typeof(IExperimentEvent).IsAssignableFrom(t) && !t.IsAbstract && !t.IsInterface).Select(t => NasSerializer.Manifests[t]).Order();
-        var tested = PersistedEvents().Select(row => (string)row[0]).Order();
+        static bool Persisted(Type t) => (typeof(IExperimentEvent).IsAssignableFrom(t) || typeof(IExperimentSnapshot).IsAssignableFrom(t)) && !t.IsAbstract && !t.IsInterface;
+        var persisted = typeof(IExperimentEvent).Assembly.GetTypes().Where(Persisted).Select(t => NasSerializer.Manifests[t]).Order();
+        var tested = PersistedEvents().Select(row => (string)row[0]).Append("exp-snapshot-v2").Order(); // v2: SnapshotTests' realistic ledger
         Assert.Equal(persisted, tested);
     }
 

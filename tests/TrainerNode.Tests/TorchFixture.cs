@@ -5,19 +5,21 @@ namespace NasCluster.TrainerNode.Tests;
 
 /// <summary>
 /// Shared by the tests that train: fixes libtorch's thread count (results are reproducible for a seed and
-/// a thread count), loads Fashion-MNIST, and trains the real teacher once into a cache directory this test
-/// run owns (removed afterwards).
+/// a thread count), loads Fashion-MNIST, and trains a teacher once into a cache directory this test run
+/// owns (removed afterwards). Most tests need a teacher, not a good one: they get a tiny one that trains
+/// in seconds (<see cref="TorchFixture"/>); the tests of the teacher's and the distillation's quality get
+/// the real five-minute one (<see cref="RealTeacherFixture"/>, slow tier).
 /// </summary>
-public sealed class TorchFixture : IDisposable
+public abstract class TeacherFixture : IDisposable
 {
     public const int Threads = 2;
 
-    public TorchFixture()
+    protected TeacherFixture(TeacherConfig teacher)
     {
         TorchSharp.torch.set_num_threads(Threads);
         Data = FashionMnist.Load();
         CacheDirectory = Directory.CreateTempSubdirectory("nascluster-teacher-").FullName;
-        Environment = new ProxyEnvironment { TeacherCacheDirectory = CacheDirectory };
+        Environment = new ProxyEnvironment { TeacherCacheDirectory = CacheDirectory, Teacher = teacher };
         Teacher = Training.Teacher.GetOrTrain(Data, Environment.Teacher, CacheDirectory);
     }
 
@@ -32,8 +34,21 @@ public sealed class TorchFixture : IDisposable
     public void Dispose()
     {
         try { Directory.Delete(CacheDirectory, recursive: true); } catch (IOException) { }
+        GC.SuppressFinalize(this);
     }
 }
 
+/// <summary>A tiny teacher (a few seconds of training): distillation runs for real, its targets are just weak.</summary>
+public sealed class TorchFixture() : TeacherFixture(Tiny)
+{
+    public static readonly TeacherConfig Tiny = new() { Steps = 40, Widths = [8, 16, 32], Seed = 7 };
+}
+
+/// <summary>The teacher the proxy really uses (about five minutes on two cores).</summary>
+public sealed class RealTeacherFixture() : TeacherFixture(new TeacherConfig());
+
 [CollectionDefinition("torch")]
 public sealed class TorchCollection : ICollectionFixture<TorchFixture>;
+
+[CollectionDefinition("torch-real-teacher")]
+public sealed class RealTeacherCollection : ICollectionFixture<RealTeacherFixture>;

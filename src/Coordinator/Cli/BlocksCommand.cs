@@ -1,3 +1,4 @@
+using NasCluster.Shared.Protocol;
 using System.CommandLine;
 using System.Globalization;
 using System.Text;

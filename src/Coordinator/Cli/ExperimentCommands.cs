@@ -1,3 +1,4 @@
+using NasCluster.Shared.Protocol;
 using System.CommandLine;
 using System.Globalization;
 using NasCluster.Coordinator.Experiments;
@@ -197,7 +198,7 @@ internal static class ExperimentCommands
             {
                 var t = x.State.Tally();
                 table.AddRow(Markup.Escape(x.Name), ExperimentReport.ConditionName(x.Condition), Markup.Escape(Path.GetFileName(x.State.Spec.SpaceSource)),
-                    x.State.Spec.Controller, t.Completed.ToString(CultureInfo.InvariantCulture), t.Failed.ToString(CultureInfo.InvariantCulture),
+                    Kinds.Name(x.State.Spec.Controller), t.Completed.ToString(CultureInfo.InvariantCulture), t.Failed.ToString(CultureInfo.InvariantCulture),
                     x.State.Spec.Trials.ToString(CultureInfo.InvariantCulture), t.BestReward is { } b ? $"{b:0.0000}" : "-",
                     DateTimeOffset.FromUnixTimeMilliseconds(x.State.CreatedUnixMs).UtcDateTime.ToString("yyyy-MM-dd HH:mm", CultureInfo.InvariantCulture));
             }

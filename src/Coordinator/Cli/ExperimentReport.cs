@@ -1,3 +1,4 @@
+using NasCluster.Shared.Protocol;
 using System.Globalization;
 using System.Text.Json;
 using NasCluster.Coordinator.Experiments;
@@ -31,15 +32,15 @@ internal static class ExperimentReport
         w.WriteString("state", ConditionName(x.Condition));
         w.WriteString("space", spec.SpaceSource);
         w.WriteString("space_fingerprint", spec.SpaceFingerprint);
-        w.WriteString("controller", spec.Controller);
+        w.WriteString("controller", Kinds.Name(spec.Controller));
         w.WriteNumber("seed", spec.Seed);
         w.WriteString("mode", spec.Asynchronous ? "asynchronous" : "synchronous");
         w.WriteNumber("batch", spec.BatchSize);
         w.WriteString("hardware", spec.Hardware);
         w.WriteString("simulator", spec.SimulatorVersion);
-        w.WriteString("fidelity", spec.Fidelity);
+        w.WriteString("fidelity", Kinds.Name(spec.Fidelity));
         w.WriteString("objective", s.RewardFunction.Describe());
-        w.WriteString("quality", spec.QualityMode);
+        w.WriteString("quality", Kinds.Name(spec.QualityMode));
         w.WriteNumber("proxy_steps", spec.ProxySteps);
         if (spec.ForkedFrom is not null) w.WriteString("forked_from", spec.ForkedFrom);
         w.WriteNumber("trials_target", spec.Trials);
@@ -123,10 +124,10 @@ internal static class ExperimentReport
         var grid = new Grid().AddColumn().AddColumn();
         grid.AddRow("experiment", Markup.Escape($"{x.Name} ({ConditionName(x.Condition)})" + (spec.ForkedFrom is null ? "" : $", forked from {spec.ForkedFrom}")));
         grid.AddRow("space", Markup.Escape(spec.SpaceSource));
-        grid.AddRow("search", Markup.Escape($"{spec.Controller}, seed {spec.Seed}, {(spec.Asynchronous ? "asynchronous" : "synchronous")} batches of {spec.BatchSize}"));
+        grid.AddRow("search", Markup.Escape($"{Kinds.Name(spec.Controller)}, seed {spec.Seed}, {(spec.Asynchronous ? "asynchronous" : "synchronous")} batches of {spec.BatchSize}"));
         grid.AddRow("objective", Markup.Escape(s.RewardFunction.Describe()));
-        grid.AddRow("hardware", Markup.Escape($"{spec.Hardware} ({spec.Fidelity} {spec.SimulatorVersion})"));
-        grid.AddRow("quality", Markup.Escape(spec.QualityMode == "proxy" ? $"proxy, {spec.ProxySteps} steps of distillation on Fashion-MNIST" : "synthetic (no training)"));
+        grid.AddRow("hardware", Markup.Escape($"{spec.Hardware} ({Kinds.Name(spec.Fidelity)} {spec.SimulatorVersion})"));
+        grid.AddRow("quality", Markup.Escape(spec.QualityMode == QualityMode.Proxy ? $"proxy, {spec.ProxySteps} steps of distillation on Fashion-MNIST" : "synthetic (no training)"));
         grid.AddRow("trials", $"{tally.Completed} completed, {tally.Failed} failed, {tally.InFlight} in flight of {spec.Trials}" +
                               (tally.Reused > 0 ? $" ({tally.Reused} repeats reused an earlier result)" : ""));
         grid.AddRow("journal", $"{x.Events:N0} events, {Format.Bytes(x.JournalBytes)}");

@@ -1,3 +1,4 @@
+using NasCluster.Shared.Protocol;
 using System.Diagnostics;
 using System.Threading.Channels;
 using Akka.Actor;
@@ -89,7 +90,7 @@ internal static class SearchSession
             StartExperiment s => s.Spec.QualityMode,
             _ => ExperimentStore.Load(db, name).State.Spec.QualityMode,
         };
-        if (quality == "proxy")
+        if (quality == QualityMode.Proxy)
             ProxyTrainer.Prepare(options.Proxy, log: msg => o.Err.WriteLine(msg)); // dataset present; teacher trained once and cached
     }
 
@@ -173,7 +174,7 @@ internal static class SearchSession
         else
         {
             var state = await node.Registry.Ask<ExperimentStateReply>(new GetExperimentState(name), TimeSpan.FromSeconds(30), cancel);
-            result = new StoredExperiment(name, ExperimentStateJson.Read(state.StateJson!), ExperimentCondition.Finished, 0, 0, null);
+            result = new StoredExperiment(name, ExperimentSnapshotCodec.FromSnapshot(state.Snapshot!), ExperimentCondition.Finished, 0, 0, null);
         }
         if (options.Json) o.Json(w => ExperimentReport.WriteJson(w, result, trials: true));
         else

@@ -2,6 +2,7 @@ using NasCluster.Coordinator.Rewards;
 using NasCluster.Coordinator.Search;
 using NasCluster.EvaluatorNode.Cost;
 using NasCluster.EvaluatorNode.Hardware;
+using NasCluster.Shared.Protocol;
 using NasCluster.Shared.SearchSpace;
 using NasCluster.Shared.Util;
 using static NasCluster.Shared.Protocol.ExperimentProtocol;
@@ -41,28 +42,40 @@ public static class ExperimentSpecs
         var space = BuiltInSpaces.Resolve(r.Space);
         var spaceJson = File.Exists(r.Space) ? File.ReadAllText(r.Space) : BuiltInSpaces.Text(space.Name);
         var spaceSource = File.Exists(r.Space) ? Path.GetFullPath(r.Space) : $"{BuiltIn}{space.Name}";
-        if (space.Task != "classification" && r.Quality == "proxy")
+        if (!Kinds.TryParse<QualityMode>(r.Quality, out var quality)) throw new NasInputException($"--quality must be 'proxy' or 'synthetic' (got '{r.Quality}')");
+        if (space.Task != "classification" && quality == QualityMode.Proxy)
             throw new NasInputException($"space '{space.Name}' is a {space.Task} space; the quality proxy trains image classifiers (use --quality synthetic to exercise the search without training)");
-        if (Array.IndexOf(Controllers.Kinds, r.Controller) < 0)
-            throw new NasInputException($"unknown controller '{r.Controller}' (controllers: {string.Join(", ", Controllers.Kinds)})");
+        var controller = Controllers.Parse(r.Controller);
         if (r.Trials < 1) throw new NasInputException($"--trials must be at least 1 (got {r.Trials})");
         if (r.BatchSize < 1) throw new NasInputException($"--batch must be at least 1 (got {r.BatchSize})");
         if (r.ProxySteps < 1) throw new NasInputException($"--proxy-steps must be at least 1 (got {r.ProxySteps})");
-        if (r.Quality is not ("proxy" or "synthetic")) throw new NasInputException($"--quality must be 'proxy' or 'synthetic' (got '{r.Quality}')");
-        if (r.Fidelity is not ("analytical" or "detailed")) throw new NasInputException($"--fidelity must be 'analytical' or 'detailed' (got '{r.Fidelity}')");
+        if (!Kinds.TryParse<Fidelity>(r.Fidelity, out var fidelity)) throw new NasInputException($"--fidelity must be 'analytical' or 'detailed' (got '{r.Fidelity}')");
         var hw = HardwarePresets.Resolve(r.Hardware);
         var hardwareJson = HardwarePresets.Contains(r.Hardware) ? null : File.ReadAllText(r.Hardware);
         var hardwareSource = HardwarePresets.Contains(r.Hardware) ? r.Hardware : Path.GetFullPath(r.Hardware);
         var latency = r.Objective == "quality" ? null : r.LatencyTargetMs;
         var reward = RewardFunction.Parse(r.Objective, latency, r.EnergyTargetMj, r.ParamsTarget);
         if (r.MaxAttempts < 1) throw new NasInputException($"--max-attempts must be at least 1 (got {r.MaxAttempts})");
-        return new ExperimentSpec(r.Name, spaceJson, spaceSource, space.Fingerprint, r.Controller, r.Seed, r.Trials, r.BatchSize, r.Asynchronous,
-            hw.Name, hardwareJson, HardwareFingerprint.Of(hw), hardwareSource, HardwareFingerprint.Describe(hw), r.Fidelity, CostModel.Version,
+        return new ExperimentSpec(r.Name, spaceJson, spaceSource, space.Fingerprint, controller, r.Seed, r.Trials, r.BatchSize, r.Asynchronous,
+            hw.Name, hardwareJson, HardwareFingerprint.Of(hw), hardwareSource, HardwareFingerprint.Describe(hw), fidelity, CostModel.Version,
             new RewardSpec(r.Objective, latency, r.EnergyTargetMj, r.ParamsTarget, reward.W, reward.Beta, reward.InfeasibleReward),
-            r.Quality, r.ProxySteps, r.MaxAttempts, r.EvaluationTimeoutMs, r.TrainingTimeoutMs, r.SnapshotEvery, null);
+            quality, r.ProxySteps, r.MaxAttempts, r.EvaluationTimeoutMs, r.TrainingTimeoutMs, r.SnapshotEvery, null);
     }
 
     private const string BuiltIn = "built-in:";
+
+    /// <summary>The spec of a search run in memory (<see cref="SearchRunner"/>): no files, no hardware of its own, work done inline.</summary>
+    public static ExperimentSpec InMemory(Space space, ControllerKind controller, int trials, int batchSize, RewardFunction reward, long seed = 0) =>
+        new("in-memory", "", $"in-memory:{space.Name}", space.Fingerprint, controller, seed, trials, batchSize, false, "in-memory", null, "in-memory",
+            "in-memory", "", Fidelity.Analytical, CostModel.Version, RewardSpecOf(reward), QualityMode.Synthetic, 1, 1, 0, 0, int.MaxValue, null);
+
+    /// <summary>The persisted definition of a reward (what <see cref="ExperimentState.RewardOf"/> turns back into it).</summary>
+    public static RewardSpec RewardSpecOf(RewardFunction r)
+    {
+        double? Target(CostMetric m) => r.Targets.FirstOrDefault(t => t.Metric == m)?.Target;
+        return new RewardSpec(r.Kind.ToString().ToLowerInvariant(), Target(CostMetric.LatencyMs), Target(CostMetric.EnergyMj), Target(CostMetric.Params),
+            r.W, r.Beta, r.InfeasibleReward);
+    }
 
     /// <summary>What <c>resume</c> found when it compared an experiment with the world it came from.</summary>
     /// <param name="Differences">Changes that make results incomparable (refused unless forked).</param>

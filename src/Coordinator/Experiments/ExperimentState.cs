@@ -2,6 +2,7 @@ using System.Collections.Immutable;
 using NasCluster.Coordinator.Pareto;
 using NasCluster.Coordinator.Rewards;
 using NasCluster.Coordinator.Search;
+using NasCluster.Shared.Protocol;
 using NasCluster.Shared.SearchSpace;
 using static NasCluster.Shared.Protocol.EvaluationProtocol;
 using static NasCluster.Shared.Protocol.ExperimentProtocol;
@@ -27,13 +28,6 @@ public sealed record TrialState(
     int CostAttempts,
     int QualityAttempts,
     bool Observed);
-
-/// <summary>The kinds of work a trial needs.</summary>
-public static class Work
-{
-    public const string Cost = "cost";
-    public const string Quality = "quality";
-}
 
 /// <summary>
 /// An experiment's ledger as an immutable value: <see cref="Apply"/> folds persisted events in, and the
@@ -69,7 +63,7 @@ public sealed record ExperimentState(
             Unobserved = Unobserved.Union(Enumerable.Range(p.FirstTrialId, p.Vectors.Count)),
         },
         TrialReused r => Update(r.TrialId, t => t with { ReusedFrom = r.SourceTrialId }),
-        DispatchAttempted d => Update(d.TrialId, t => d.Work == Work.Cost
+        DispatchAttempted d => Update(d.TrialId, t => d.Work == WorkKind.Cost
             ? t with { CostAttempts = Math.Max(t.CostAttempts, d.Attempt) }
             : t with { QualityAttempts = Math.Max(t.QualityAttempts, d.Attempt) }),
         CostRecorded c => Update(c.TrialId, t => t with { Cost = c.Cost, CostNode = c.Node }),
@@ -119,10 +113,10 @@ public sealed record ExperimentState(
         !IsDone(t) ? null : Measurement(t) is { } m ? RewardFunction.Reward(m) : Spec.Reward.InfeasibleReward;
 
     /// <summary>Work a trial still needs from a worker (reused trials need none: they wait for their source).</summary>
-    public bool Needs(TrialState t, string work) =>
-        t.Failure is null && t.ReusedFrom is null && (work == Work.Cost ? t.Cost is null : t.Quality is null);
+    public bool Needs(TrialState t, WorkKind work) =>
+        t.Failure is null && t.ReusedFrom is null && (work == WorkKind.Cost ? t.Cost is null : t.Quality is null);
 
-    public int Attempts(TrialState t, string work) => work == Work.Cost ? t.CostAttempts : t.QualityAttempts;
+    public int Attempts(TrialState t, WorkKind work) => work == WorkKind.Cost ? t.CostAttempts : t.QualityAttempts;
 
     public int Completed => Tally().Completed;
 
@@ -151,7 +145,7 @@ public sealed record ExperimentState(
         return new ExperimentTally(completed, failed, inFlight, reused, best, best is null ? null : bestReward);
     }
 
-    public IEnumerable<TrialState> Outstanding(string work) => Trials.Where(t => Needs(t, work));
+    public IEnumerable<TrialState> Outstanding(WorkKind work) => Trials.Where(t => Needs(t, work));
 
     /// <summary>The best completed trial (the earliest among equals).</summary>
     public (TrialState Trial, double Reward)? Best => Tally() is { BestTrial: { } t, BestReward: { } r } ? (t, r) : null;
@@ -212,10 +206,10 @@ public sealed record ExperimentState(
 
     /// <summary>A cost arrived: recorded if the trial still needs one, otherwise (late or duplicate) nothing.</summary>
     public CostRecorded? OnCost(int trialId, CostSummary cost, string node) =>
-        trialId >= 0 && trialId < Trials.Count && Needs(Trials[trialId], Work.Cost) ? new CostRecorded(trialId, cost, node) : null;
+        trialId >= 0 && trialId < Trials.Count && Needs(Trials[trialId], WorkKind.Cost) ? new CostRecorded(trialId, cost, node) : null;
 
     public QualityRecorded? OnQuality(int trialId, double score, double loss, double wall, double stepsPerSecond, string worker, string? weights, string? sha) =>
-        trialId >= 0 && trialId < Trials.Count && Needs(Trials[trialId], Work.Quality)
+        trialId >= 0 && trialId < Trials.Count && Needs(Trials[trialId], WorkKind.Quality)
             ? new QualityRecorded(trialId, score, loss, wall, stepsPerSecond, worker, weights, sha)
             : null;
 
@@ -225,18 +219,18 @@ public sealed record ExperimentState(
     /// <paramref name="permanent"/> (an architecture the evaluator cannot price) — otherwise the work goes
     /// out again (null: nothing to record).
     /// </summary>
-    public TrialFailed? OnAttemptFailed(int trialId, string work, int attempt, string reason, bool permanent = false)
+    public TrialFailed? OnAttemptFailed(int trialId, WorkKind work, int attempt, string reason, bool permanent = false)
     {
         if (trialId < 0 || trialId >= Trials.Count) return null;
         var t = Trials[trialId];
         if (!Needs(t, work) || attempt < Attempts(t, work)) return null; // stale: a newer attempt is out
-        if (permanent) return new TrialFailed(trialId, $"{work}: {reason}");
+        if (permanent) return new TrialFailed(trialId, $"{Kinds.Name(work)}: {reason}");
         return Attempts(t, work) >= Spec.MaxAttempts
-            ? new TrialFailed(trialId, $"{work} failed {Attempts(t, work)} times; last: {reason}")
+            ? new TrialFailed(trialId, $"{Kinds.Name(work)} failed {Attempts(t, work)} times; last: {reason}")
             : null;
     }
 
     /// <summary>The next dispatch of <paramref name="work"/> for a trial (attempt numbers count from 1).</summary>
-    public DispatchAttempted Dispatch(int trialId, string work, string worker, long nowUnixMs) =>
+    public DispatchAttempted Dispatch(int trialId, WorkKind work, string worker, long nowUnixMs) =>
         new(trialId, work, Attempts(Trials[trialId], work) + 1, worker, nowUnixMs);
 }

@@ -81,8 +81,7 @@ public static class ExperimentStore
             if (r.Read())
             {
                 snapshotSeq = r.GetInt64(0);
-                var snapshot = (ExperimentSnapshot)NasSerializer.FromBytes((byte[])r.GetValue(1), r.GetString(2));
-                state = ExperimentStateJson.Read(snapshot.State);
+                state = ExperimentSnapshotCodec.FromSnapshot(NasSerializer.FromBytes((byte[])r.GetValue(1), r.GetString(2)));
             }
         }
         long events = 0, bytes = 0;

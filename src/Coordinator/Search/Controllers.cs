@@ -1,5 +1,6 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using NasCluster.Shared.Protocol;
 using NasCluster.Shared.SearchSpace;
 using NasCluster.Shared.Util;
 
@@ -15,8 +16,7 @@ public sealed record Observation(Candidate Candidate, double Reward);
 /// </summary>
 public interface ISearchController
 {
-    /// <summary>reinforce, evolution or random.</summary>
-    string Kind { get; }
+    ControllerKind Kind { get; }
 
     IReadOnlyList<Candidate> Propose(int count);
 
@@ -40,7 +40,8 @@ public sealed record ControllerOptions
 /// <summary>Creates controllers by kind and restores them from exported state.</summary>
 public static class Controllers
 {
-    public static readonly string[] Kinds = ["reinforce", "evolution", "random"];
+    /// <summary>The controllers' names, as the command line takes them.</summary>
+    public static readonly IReadOnlyList<string> Kinds = Shared.Protocol.Kinds.Names<ControllerKind>();
 
     internal static readonly JsonSerializerOptions Json = new()
     {
@@ -48,26 +49,37 @@ public static class Controllers
         NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals,
     };
 
-    /// <exception cref="NasInputException">Unknown kind or invalid options.</exception>
-    public static ISearchController Create(string kind, Space space, long seed, ControllerOptions? options = null)
+    /// <exception cref="NasInputException">An unknown kind (the command line's name of a controller).</exception>
+    public static ControllerKind Parse(string kind) =>
+        Shared.Protocol.Kinds.TryParse<ControllerKind>(kind, out var k)
+            ? k
+            : throw new NasInputException($"unknown controller '{kind}' (controllers: {string.Join(", ", Kinds)})");
+
+    /// <exception cref="NasInputException">Unknown kind.</exception>
+    public static ISearchController Create(string kind, Space space, long seed, ControllerOptions? options = null) => Create(Parse(kind), space, seed, options);
+
+    public static ISearchController Create(ControllerKind kind, Space space, long seed, ControllerOptions? options = null)
     {
         options ??= new ControllerOptions();
         var rng = new DeterministicRng(unchecked((ulong)seed));
         return kind switch
         {
-            "reinforce" => new ReinforceController(space, options, rng),
-            "evolution" => new RegularizedEvolution(space, options, rng),
-            "random" => new RandomSearch(space, rng),
-            _ => throw new NasInputException($"unknown controller '{kind}' (controllers: {string.Join(", ", Kinds)})"),
+            ControllerKind.Reinforce => new ReinforceController(space, options, rng),
+            ControllerKind.Evolution => new RegularizedEvolution(space, options, rng),
+            ControllerKind.Random => new RandomSearch(space, rng),
+            _ => throw new ArgumentOutOfRangeException(nameof(kind), kind, "not a controller"),
         };
     }
 
-    public static ISearchController Restore(Space space, string kind, string state) => kind switch
+    public static ISearchController Restore(Space space, string kind, string state) => Restore(space, Parse(kind), state);
+
+    /// <exception cref="NasInputException">The state does not fit the space, or is not this controller's.</exception>
+    public static ISearchController Restore(Space space, ControllerKind kind, string state) => kind switch
     {
-        "reinforce" => ReinforceController.Restore(space, state),
-        "evolution" => RegularizedEvolution.Restore(space, state),
-        "random" => RandomSearch.Restore(space, state),
-        _ => throw new NasInputException($"unknown controller '{kind}' in saved state"),
+        ControllerKind.Reinforce => ReinforceController.Restore(space, state),
+        ControllerKind.Evolution => RegularizedEvolution.Restore(space, state),
+        ControllerKind.Random => RandomSearch.Restore(space, state),
+        _ => throw new ArgumentOutOfRangeException(nameof(kind), kind, "not a controller"),
     };
 }
 
@@ -79,7 +91,7 @@ public sealed class RandomSearch : ISearchController
 
     internal RandomSearch(Space space, DeterministicRng rng) => (_space, _rng) = (space, rng);
 
-    public string Kind => "random";
+    public ControllerKind Kind => ControllerKind.Random;
 
     public IReadOnlyList<Candidate> Propose(int count) => Enumerable.Range(0, count).Select(_ => _space.Sample(_rng)).ToList();
 

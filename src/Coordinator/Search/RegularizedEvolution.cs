@@ -1,3 +1,4 @@
+using NasCluster.Shared.Protocol;
 using System.Text.Json;
 using NasCluster.Shared.SearchSpace;
 using NasCluster.Shared.Util;
@@ -29,7 +30,7 @@ public sealed class RegularizedEvolution : ISearchController
         _initialRemaining = options.PopulationSize;
     }
 
-    public string Kind => "evolution";
+    public ControllerKind Kind => ControllerKind.Evolution;
 
     public int PopulationCount => _population.Count;
 

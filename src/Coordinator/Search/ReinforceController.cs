@@ -1,3 +1,4 @@
+using NasCluster.Shared.Protocol;
 using System.Text.Json;
 using NasCluster.Shared.SearchSpace;
 using NasCluster.Shared.Util;
@@ -36,7 +37,7 @@ public sealed class ReinforceController : ISearchController
         _v = space.Decisions.Select(d => new double[d.Choices.Length]).ToArray();
     }
 
-    public string Kind => "reinforce";
+    public ControllerKind Kind => ControllerKind.Reinforce;
 
     /// <summary>The current choice probabilities per decision.</summary>
     public double[][] Probabilities() => _logits.Select(Softmax).ToArray();

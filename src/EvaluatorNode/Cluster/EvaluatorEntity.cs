@@ -1,3 +1,4 @@
+using NasCluster.Shared.Protocol;
 using Akka.Actor;
 using Akka.Cluster;
 using Akka.Cluster.Sharding;
@@ -41,8 +42,8 @@ public sealed class EvaluatorEntity : ReceiveActor
                 }
             }
             Sender.Tell(_cost is not null
-                ? new EvaluationResult(e.EntityId, e.CorrelationId, _cost, node, CostModel.Version)
-                : new EvaluationFailed(e.EntityId, e.CorrelationId, _failure!));
+                ? new EvaluationResult(e.EntityId, e.Attempt, _cost, node, CostModel.Version)
+                : new EvaluationFailed(e.EntityId, e.Attempt, _failure!));
         });
     }
 
@@ -57,8 +58,7 @@ public sealed class EvaluatorEntity : ReceiveActor
     {
         var hw = e.HardwareJson is null ? HardwarePresets.Get(e.Hardware) : HardwareFile.Parse(e.HardwareJson, e.Hardware);
         var network = ArchJson.Read(e.ArchitectureJson);
-        var fidelity = e.Fidelity == "detailed" ? Fidelity.Detailed : Fidelity.Analytical;
-        var r = CostModel.Estimate(network, hw, fidelity, cache);
+        var r = CostModel.Estimate(network, hw, e.Fidelity, cache);
         return new CostSummary(r.LatencyMs, r.SimulatedMs, r.EnergyMj, r.PowerW, r.Utilization, r.Params, r.Macs, r.CachedWeightBytes, r.StreamedWeightBytes);
     }
 }

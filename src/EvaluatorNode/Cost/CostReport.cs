@@ -1,8 +1,7 @@
+using NasCluster.Shared.Protocol;
 using NasCluster.EvaluatorNode.Compiler;
 
 namespace NasCluster.EvaluatorNode.Cost;
-
-public enum Fidelity { Analytical, Detailed }
 
 /// <summary>The cost of one layer: its share of the latency, its energy, utilisation and what limits it.</summary>
 public sealed record LayerCost(

@@ -1,3 +1,4 @@
+using NasCluster.Shared.Protocol;
 using NasCluster.EvaluatorNode.Compiler;
 using NasCluster.EvaluatorNode.Hardware;
 using NasCluster.Shared.Architecture;

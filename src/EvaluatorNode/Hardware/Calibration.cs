@@ -1,3 +1,4 @@
+using NasCluster.Shared.Protocol;
 using NasCluster.EvaluatorNode.Cost;
 using NasCluster.Shared.Zoo;
 

@@ -25,14 +25,14 @@ public static class EvaluationProtocol
     /// Price a network. <paramref name="HardwareJson"/> is the hardware file's text for custom hardware
     /// (null for presets, which every node knows by name).
     /// </summary>
-    public sealed record Evaluate(string EntityId, string Hardware, string? HardwareJson, string ArchitectureJson, string Fidelity, string CorrelationId)
+    public sealed record Evaluate(string EntityId, string Hardware, string? HardwareJson, string ArchitectureJson, Fidelity Fidelity, AttemptId Attempt)
         : IEvaluationMessage, IWithEntityId;
 
     /// <summary>A cost, with the evaluator's simulator version (an experiment accepts only its own).</summary>
-    public sealed record EvaluationResult(string EntityId, string CorrelationId, CostSummary Cost, string Node, string SimulatorVersion) : IEvaluationMessage;
+    public sealed record EvaluationResult(string EntityId, AttemptId Attempt, CostSummary Cost, string Node, string SimulatorVersion) : IEvaluationMessage;
 
     /// <summary>The architecture cannot be priced (invalid, or it does not map onto the hardware): deterministic, so final.</summary>
-    public sealed record EvaluationFailed(string EntityId, string CorrelationId, string Reason) : IEvaluationMessage;
+    public sealed record EvaluationFailed(string EntityId, AttemptId Attempt, string Reason) : IEvaluationMessage;
 
     public sealed record CostSummary(double LatencyMs, double SimulatedMs, double EnergyMj, double PowerW, double Utilization,
         long Params, long Macs, long CachedWeightBytes, long StreamedWeightBytes);

@@ -31,7 +31,7 @@ public static class ExperimentProtocol
         string SpaceJson,
         string SpaceSource,
         string SpaceFingerprint,
-        string Controller,
+        ControllerKind Controller,
         long Seed,
         int Trials,
         int BatchSize,
@@ -41,10 +41,10 @@ public static class ExperimentProtocol
         string HardwareFingerprint,
         string HardwareSource,
         string HardwareValues,
-        string Fidelity,
+        Fidelity Fidelity,
         string SimulatorVersion,
         RewardSpec Reward,
-        string QualityMode,
+        QualityMode QualityMode,
         int ProxySteps,
         int MaxAttempts,
         int EvaluationTimeoutMs,
@@ -80,8 +80,8 @@ public static class ExperimentProtocol
     /// <summary>Ask an experiment for its state (a client of a remote cluster reports from it).</summary>
     public sealed record GetExperimentState(string Name) : IExperimentMessage;
 
-    /// <summary>The state as the coordinator serialises snapshots (null: no such experiment); whether it is running.</summary>
-    public sealed record ExperimentStateReply(string Name, string? StateJson, bool Running) : IExperimentMessage;
+    /// <summary>The experiment's state in its snapshot form (null: no such experiment); whether it is running.</summary>
+    public sealed record ExperimentStateReply(string Name, ExperimentSnapshotV2? Snapshot, bool Running) : IExperimentMessage;
 
     // Trainer agents find experiments through the registry.
 
@@ -103,7 +103,7 @@ public static class ExperimentProtocol
     public sealed record TrialReused(int TrialId, int SourceTrialId) : IExperimentEvent;
 
     /// <summary>A dispatch attempt: "cost" (evaluator) or "quality" (trainer), to which worker, and when.</summary>
-    public sealed record DispatchAttempted(int TrialId, string Work, int Attempt, string Worker, long AtUnixMs) : IExperimentEvent;
+    public sealed record DispatchAttempted(int TrialId, WorkKind Work, int Attempt, string Worker, long AtUnixMs) : IExperimentEvent;
 
     public sealed record CostRecorded(int TrialId, CostSummary Cost, string Node) : IExperimentEvent;
 
@@ -116,9 +116,6 @@ public static class ExperimentProtocol
     public sealed record ControllerUpdated(IReadOnlyList<int> TrialIds, IReadOnlyList<double> Rewards, string ControllerState) : IExperimentEvent;
 
     public sealed record ExperimentFinished(long AtUnixMs) : IExperimentEvent;
-
-    /// <summary>A snapshot of an experiment's state (the state serialised by the coordinator; a cache of the events).</summary>
-    public sealed record ExperimentSnapshot(int Version, string State) : IExperimentEvent;
 
     /// <summary>Sent to watchers when the experiment has every trial accounted for.</summary>
     public sealed record ExperimentDone(string Name, int Completed, int Failed) : IExperimentMessage;

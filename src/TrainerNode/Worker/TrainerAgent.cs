@@ -27,51 +27,57 @@ public sealed record TrainerAgentSettings(string AgentId, int Slots, ProxyEnviro
 }
 
 /// <summary>
-/// A trainer node's agent: registers with the experiment registry (and again periodically, so a moved or
-/// restarted registry finds it), receives proxy-training work from experiments up to its slot count —
-/// the experiments account for its free slots, so work is pulled by capacity — and answers each
-/// assignment with exactly one <see cref="WorkResult"/>. Real proxies train on a detached task piped back
-/// to the actor; "synthetic" assignments (benchmarks) compute the synthetic quality. A result is kept
-/// until acknowledged and is sent again if the same trial is assigned again.
+/// The one trainer actor of a trainer node. It registers with the experiment registry (and again
+/// periodically, so a moved or restarted registry finds it) and receives proxy-training work from
+/// experiments, which count its free slots, so work is pulled by capacity. The rules:
+/// <list type="bullet">
+/// <item>up to <c>Slots</c> trainings run at once, each on a detached task piped back, so the mailbox always answers;
+/// an assignment beyond that is refused (<see cref="WorkRefused"/>) and the experiment puts it back;</item>
+/// <item>every assignment gets exactly one <see cref="WorkResult"/> — scored, or failed with a reason (an
+/// architecture that does not build, a diverging run, the deadline passing: the training is cancelled then);</item>
+/// <item>a result is kept until the experiment acknowledges it (<see cref="WorkAck"/>): an assignment of the
+/// same trial again — its answer was lost, or a new incarnation of the experiment re-issues it — is answered
+/// from the kept result, and one of a trial still training is answered when that training ends;</item>
+/// <item>when the experiment that gave the work dies (stopped, or its node gone), its trainings are
+/// cancelled and its kept results dropped: the slots are free at once, and the experiment's ledger
+/// re-issues whatever it still needs when it recovers.</item>
+/// </list>
 /// </summary>
 public sealed class TrainerAgent : ReceiveActor, IWithTimers
 {
-    private sealed record Finished(string Experiment, int TrialId, int Attempt, ProxyOutcome Outcome);
+    private sealed record Finished(string Experiment, int TrialId, ProxyOutcome Outcome);
     private sealed record Expired(string Experiment, int TrialId, int Attempt);
     private sealed record Register;
+    private sealed record Job(int Attempt, IActorRef ReplyTo, CancellationTokenSource Cancel);
+    private sealed record Kept(int Attempt, IActorRef ReplyTo, ProxyOutcome Outcome);
 
     private readonly TrainerAgentSettings _settings;
     private readonly IActorRef _registry;
-    private readonly Dictionary<(string, int), (int Attempt, IActorRef ReplyTo, CancellationTokenSource Cancel)> _running = [];
-    private readonly Dictionary<(string, int), ProxyOutcome> _unacknowledged = [];
+    private readonly Dictionary<(string Experiment, int Trial), Job> _running = [];
+    private readonly Dictionary<(string Experiment, int Trial), Kept> _kept = [];
     private readonly ILoggingAdapter _log = Context.GetLogger();
+    private int _completed;
+    private int _failed;
+    private static int _threadsSet;
 
     public ITimerScheduler Timers { get; set; } = null!;
 
-    public static long Completed;
-    private static int _threadsSet;
-
     public TrainerAgent(TrainerAgentSettings settings, IActorRef registry)
     {
+        if (settings.Slots < 1) throw new ArgumentOutOfRangeException(nameof(settings), "a trainer needs at least one slot");
         _settings = settings;
         _registry = registry;
         Receive<Register>(_ => _registry.Tell(new RegisterTrainer(_settings.AgentId, _settings.Slots)));
         Receive<WorkAssignment>(Assign);
-        Receive<Finished>(f =>
-        {
-            if (!_running.Remove((f.Experiment, f.TrialId), out var r)) return;
-            r.Cancel.Dispose();
-            _unacknowledged[(f.Experiment, f.TrialId)] = f.Outcome;
-            Interlocked.Increment(ref Completed);
-            r.ReplyTo.Tell(new WorkResult(f.Experiment, f.TrialId, f.Attempt, _settings.AgentId, f.Outcome));
-        });
+        Receive<Finished>(OnFinished);
         Receive<Expired>(x =>
         {
-            if (_running.TryGetValue((x.Experiment, x.TrialId), out var r) && r.Attempt == x.Attempt) r.Cancel.Cancel();
+            if (_running.TryGetValue((x.Experiment, x.TrialId), out var job) && job.Attempt == x.Attempt) job.Cancel.Cancel();
         });
-        Receive<WorkAck>(a => _unacknowledged.Remove((a.Experiment, a.TrialId)));
-        Receive<GetTrainerStatus>(_ => Sender.Tell(new TrainerStatus(_settings.Slots, _running.Keys.Select(k => $"{k.Item1}#{k.Item2}").Order().ToList(),
-            (int)Interlocked.Read(ref Completed), 0)));
+        Receive<WorkAck>(a => _kept.Remove((a.Experiment, a.TrialId)));
+        Receive<Terminated>(t => ExperimentGone(t.ActorRef));
+        Receive<GetTrainerStatus>(_ => Sender.Tell(new TrainerStatus(_settings.Slots,
+            _running.Keys.Select(k => $"{k.Experiment}#{k.Trial}").Order(StringComparer.Ordinal).ToList(), _completed, _failed, _kept.Count)));
     }
 
     public static Props Props(TrainerAgentSettings settings, IActorRef registry) =>
@@ -85,20 +91,22 @@ public sealed class TrainerAgent : ReceiveActor, IWithTimers
 
     protected override void PostStop()
     {
-        foreach (var r in _running.Values) r.Cancel.Cancel();
+        foreach (var job in _running.Values) job.Cancel.Cancel();
     }
 
     private void Assign(WorkAssignment w)
     {
         var key = (w.Experiment, w.TrialId);
-        if (_unacknowledged.TryGetValue(key, out var done))
+        if (_kept.TryGetValue(key, out var kept))
         {
-            Sender.Tell(new WorkResult(w.Experiment, w.TrialId, w.Attempt, _settings.AgentId, done)); // the earlier answer was lost
+            _kept[key] = kept with { Attempt = w.Attempt, ReplyTo = Sender };
+            Reply(Sender, w.Experiment, w.TrialId, w.Attempt, kept.Outcome); // the earlier answer was lost
             return;
         }
         if (_running.TryGetValue(key, out var running))
         {
-            _running[key] = running with { Attempt = w.Attempt, ReplyTo = Sender }; // a re-issue of work in progress: answer it when done
+            Context.Watch(Sender);
+            _running[key] = running with { Attempt = w.Attempt, ReplyTo = Sender }; // a re-issue of work in progress: answered when done
             return;
         }
         if (_running.Count >= _settings.Slots)
@@ -106,15 +114,48 @@ public sealed class TrainerAgent : ReceiveActor, IWithTimers
             Sender.Tell(new WorkRefused(w.Experiment, w.TrialId, w.Attempt));
             return;
         }
+        Context.Watch(Sender);
         var cancel = new CancellationTokenSource();
-        _running[key] = (w.Attempt, Sender, cancel);
+        _running[key] = new Job(w.Attempt, Sender, cancel);
         var timeout = TimeSpan.FromMilliseconds(Math.Max(0, w.DeadlineUnixMs - DateTimeOffset.UtcNow.ToUnixTimeMilliseconds()));
         Timers.StartSingleTimer($"deadline-{w.Experiment}-{w.TrialId}", new Expired(w.Experiment, w.TrialId, w.Attempt), timeout);
-        var self = Self;
         var settings = _settings;
-        Task.Run(() => Train(w, settings, cancel.Token), cancel.Token).PipeTo(self,
-            success: o => new Finished(w.Experiment, w.TrialId, w.Attempt, o),
-            failure: e => new Finished(w.Experiment, w.TrialId, w.Attempt, Failure(Reason(e))));
+        Task.Run(() => Train(w, settings, cancel.Token), cancel.Token).PipeTo(Self,
+            success: o => new Finished(w.Experiment, w.TrialId, o),
+            failure: e => new Finished(w.Experiment, w.TrialId, Failure(Reason(e))));
+    }
+
+    private void OnFinished(Finished f)
+    {
+        var key = (f.Experiment, f.TrialId);
+        if (!_running.Remove(key, out var job)) return; // its experiment died meanwhile
+        job.Cancel.Dispose();
+        Timers.Cancel($"deadline-{f.Experiment}-{f.TrialId}");
+        if (f.Outcome.Succeeded) _completed++;
+        else
+        {
+            _failed++;
+            _log.Warning("{0} trial {1} attempt {2} failed: {3}", f.Experiment, f.TrialId, job.Attempt, f.Outcome.FailureReason);
+        }
+        _kept[key] = new Kept(job.Attempt, job.ReplyTo, f.Outcome);
+        Reply(job.ReplyTo, f.Experiment, f.TrialId, job.Attempt, f.Outcome);
+    }
+
+    private void Reply(IActorRef to, string experiment, int trial, int attempt, ProxyOutcome outcome) =>
+        to.Tell(new WorkResult(experiment, trial, attempt, _settings.AgentId, outcome));
+
+    private void ExperimentGone(IActorRef experiment)
+    {
+        var cancelled = 0;
+        foreach (var (key, job) in _running.Where(j => j.Value.ReplyTo.Equals(experiment)).ToList())
+        {
+            job.Cancel.Cancel();
+            _running.Remove(key);
+            Timers.Cancel($"deadline-{key.Experiment}-{key.Trial}");
+            cancelled++;
+        }
+        foreach (var key in _kept.Where(k => k.Value.ReplyTo.Equals(experiment)).Select(k => k.Key).ToList()) _kept.Remove(key);
+        if (cancelled > 0) _log.Info("experiment {0} is gone: cancelled its {1} trainings", experiment.Path.Name, cancelled);
     }
 
     private static async Task<ProxyOutcome> Train(WorkAssignment w, TrainerAgentSettings settings, CancellationToken cancel)
@@ -129,7 +170,8 @@ public sealed class TrainerAgent : ReceiveActor, IWithTimers
         {
             return Failure($"invalid architecture: {e.Message}");
         }
-        if (w.QualityMode == "synthetic")
+        if (w.Steps < 1) return Failure($"the step budget must be positive (got {w.Steps})");
+        if (w.QualityMode == QualityMode.Synthetic)
         {
             if (settings.SyntheticDelay > TimeSpan.Zero) await Task.Delay(settings.SyntheticDelay, cancel);
             return new ProxyOutcome(true, null, SyntheticQuality.Of(network), 0, 0, 0, settings.SyntheticDelay.TotalSeconds, 0, network.Params, network.Hash, null, null);

@@ -33,9 +33,9 @@ public static class RealisticLedger
     {
         var space = SearchSpaceLoader.Parse(SpaceJson, "golden-space.json");
         var reward = new RewardSpec("mnas", 1.5, null, null, -0.07, -0.07, 0.0);
-        var spec = new ExperimentSpec("golden", SpaceJson, "golden-space.json", space.Fingerprint, "reinforce", 7, 60, 10, false,
-            "pixel6", null, "hw-golden", "pixel6", "clock_hz=1066000000;pe_x=4;pe_y=4", "analytical", "ppe-golden", reward,
-            "synthetic", 300, 3, 30_000, 600_000, 1000, null);
+        var spec = new ExperimentSpec("golden", SpaceJson, "golden-space.json", space.Fingerprint, ControllerKind.Reinforce, 7, 60, 10, false,
+            "pixel6", null, "hw-golden", "pixel6", "clock_hz=1066000000;pe_x=4;pe_y=4", Fidelity.Analytical, "ppe-golden", reward,
+            QualityMode.Synthetic, 300, 3, 30_000, 600_000, 1000, null);
         var controller = NasCluster.Coordinator.Search.Controllers.Create(spec.Controller, space, spec.Seed);
         var s = ExperimentState.Created(new ExperimentCreated(spec, controller.ExportState(), 1_764_000_000_000));
         var now = 1_764_000_000_000L;
@@ -48,30 +48,30 @@ public static class RealisticLedger
                 foreach (var e in events) s = s.Apply(e);
                 continue;
             }
-            foreach (var id in s.Trials.Where(t => s.Needs(t, Work.Cost)).Select(t => t.Id).ToList())
+            foreach (var id in s.Trials.Where(t => s.Needs(t, WorkKind.Cost)).Select(t => t.Id).ToList())
             {
-                var d = s.Dispatch(id, Work.Cost, "evaluator", now += 7);
+                var d = s.Dispatch(id, WorkKind.Cost, "evaluator", now += 7);
                 s = s.Apply(d);
                 if (id >= 10 && !unpriceable)
                 {
                     unpriceable = true;
-                    s = s.Apply(s.OnAttemptFailed(id, Work.Cost, d.Attempt, "does not fit the parameter cache", permanent: true)!);
+                    s = s.Apply(s.OnAttemptFailed(id, WorkKind.Cost, d.Attempt, "does not fit the parameter cache", permanent: true)!);
                     continue;
                 }
                 var u = Unit(s.Trials[id].Hash);
                 s = s.Apply(s.OnCost(id, new CostSummary(0.8 + u, 0.7 + u, 0.4 + u / 3, 1.5, 0.3 + u / 4, 100_000 + (long)(u * 50_000), 3_000_000, 90_000, 0),
                     "akka.tcp://nascluster@127.0.0.1:4054")!);
             }
-            foreach (var id in s.Trials.Where(t => s.Needs(t, Work.Quality)).Select(t => t.Id).ToList())
+            foreach (var id in s.Trials.Where(t => s.Needs(t, WorkKind.Quality)).Select(t => t.Id).ToList())
             {
                 var misses = id % 9 == 4 ? 3 : id % 5 == 2 ? 1 : 0; // every attempt, or only the first, misses its deadline
-                for (var attempt = 1; s.Needs(s.Trials[id], Work.Quality); attempt++)
+                for (var attempt = 1; s.Needs(s.Trials[id], WorkKind.Quality); attempt++)
                 {
-                    var d = s.Dispatch(id, Work.Quality, $"trainer-{id % 2}", now += 11);
+                    var d = s.Dispatch(id, WorkKind.Quality, $"trainer-{id % 2}", now += 11);
                     s = s.Apply(d);
                     if (attempt <= misses)
                     {
-                        if (s.OnAttemptFailed(id, Work.Quality, d.Attempt, "deadline passed") is { } failed) s = s.Apply(failed);
+                        if (s.OnAttemptFailed(id, WorkKind.Quality, d.Attempt, "deadline passed") is { } failed) s = s.Apply(failed);
                         continue;
                     }
                     var network = space.Build(space.FromVector(s.Trials[id].Vector));

@@ -1,0 +1,209 @@
+using Akka.Actor;
+using Akka.Event;
+using NasCluster.Shared.Protocol;
+using static NasCluster.Shared.Protocol.EvaluationProtocol;
+using static NasCluster.Shared.Protocol.ExperimentProtocol;
+using static NasCluster.Shared.Protocol.TrainingProtocol;
+
+namespace NasCluster.Coordinator.Experiments;
+
+/// <summary>The work of an experiment: driving the search, sending evaluations and trainings, taking their results.</summary>
+public sealed partial class ExperimentActor
+{
+    /// <summary>An attempt's deadline timer.</summary>
+    private sealed record Deadline(int TrialId, WorkKind Work, int Attempt);
+
+    private int _driving;
+
+    private void Drive()
+    {
+        if (!_active || _driving > 0 || _state is null || _space is null) return;
+        var space = _space;
+        var events = _state.Next(space, Now(), c => _architectures.BuildAndKeep(space, c));
+        if (events.Count == 0) return;
+        _driving = events.Count;
+        // Asynchronous on purpose: Drive runs inside the handlers of other asynchronous persists, and a
+        // stashing Persist nested in a PersistAsync handler leaves Akka.NET's stashing counter unbalanced,
+        // so the actor would stash every later command for ever. _driving keeps one decision in flight.
+        PersistAllAsync(events, e =>
+        {
+            _state = _state!.Apply(e);
+            if (--_driving > 0) return;
+            AfterPersist();
+            if (_state.Finished)
+            {
+                _active = false;
+                AnnounceDone();
+                return;
+            }
+            DispatchOutstanding();
+            _architectures.ForgetBuilt();
+            Notify();
+            Drive();
+        });
+    }
+
+    private void DispatchOutstanding()
+    {
+        if (!_active || _state is null || _space is null) return;
+        var dispatches = _scheduler.DispatchEvaluations(_state, Now());
+        foreach (var d in dispatches) _architectures.Of(_space, _state.Trials[d.TrialId]); // written now, while the proposal's network is at hand
+        if (dispatches.Count > 0) PersistAllAsync(dispatches, Send);
+        AssignTrainings();
+    }
+
+    private void AssignTrainings()
+    {
+        if (!_active || _state is null || _space is null) return;
+        var dispatches = _scheduler.AssignTrainings(_state, Now());
+        if (dispatches.Count > 0) PersistAllAsync(dispatches, Send);
+    }
+
+    /// <summary>A dispatch is in the journal: send it, unless it is no longer current (its agent left meanwhile: death watch re-queued it).</summary>
+    private void Send(DispatchAttempted d)
+    {
+        _state = _state!.Apply(d);
+        AfterPersist();
+        if (!_scheduler.IsCurrent(d)) return;
+        var spec = _state.Spec;
+        var trial = _state.Trials[d.TrialId];
+        var architecture = _architectures.Of(_space!, trial);
+        var timeout = TrialScheduler.Timeout(d.Work == WorkKind.Cost ? spec.EvaluationTimeoutMs : spec.TrainingTimeoutMs, d.Attempt);
+        if (d.Work == WorkKind.Cost)
+            _evaluators.Tell(new Evaluate(EntityIdOf(spec.HardwareFingerprint, trial.Hash), spec.Hardware, spec.HardwareJson, architecture, spec.Fidelity,
+                new AttemptId(_name, d.TrialId, d.Attempt)));
+        else
+            _agents[d.Worker].Tell(new WorkAssignment(_name, d.TrialId, d.Attempt, architecture, spec.QualityMode, spec.ProxySteps, spec.Seed + d.TrialId,
+                DateTimeOffset.UtcNow.Add(timeout).ToUnixTimeMilliseconds()));
+        Timers.StartSingleTimer(TimerKey(d.TrialId, d.Work), new Deadline(d.TrialId, d.Work, d.Attempt), timeout);
+    }
+
+    private void AgentAvailable(string agentId, int slots, IActorRef agent)
+    {
+        var same = _agents.TryGetValue(agentId, out var known) && known.Equals(agent);
+        if (!same)
+        {
+            _agents[agentId] = agent;
+            Context.Watch(agent);
+        }
+        _scheduler.AgentAvailable(agentId, slots, same);
+        AssignTrainings();
+    }
+
+    private void OnTerminated(IActorRef gone)
+    {
+        _watchers.Remove(gone);
+        foreach (var id in _agents.Where(a => a.Value.Equals(gone)).Select(a => a.Key).ToList())
+        {
+            _agents.Remove(id);
+            var trials = _scheduler.AgentLeft(id); // death watch: re-issued at once
+            foreach (var trial in trials) Timers.Cancel(TimerKey(trial, WorkKind.Quality));
+            _log.Warning("experiment {0}: trainer {1} left; re-issuing {2} trainings", _name, id, trials.Count);
+        }
+        AssignTrainings();
+    }
+
+    // ----- Results -----
+
+    private void OnEvaluation(EvaluationResult r)
+    {
+        if (_state is null || r.Attempt.Experiment != _name) return;
+        var (trial, attempt) = (r.Attempt.TrialId, r.Attempt.Attempt);
+        if (r.SimulatorVersion != _state.Spec.SimulatorVersion)
+        {
+            if (!EndAttempt(WorkKind.Cost, trial, attempt)) return;
+            var reason = $"evaluator {r.Node} runs simulator {r.SimulatorVersion}, the experiment uses {_state.Spec.SimulatorVersion}";
+            _log.Warning("experiment {0}: {1}; its result is not accepted", _name, reason);
+            AttemptFailed(trial, WorkKind.Cost, attempt, reason);
+            return;
+        }
+        if (_scheduler.IsRecording(WorkKind.Cost, trial) || _state.OnCost(trial, r.Cost, r.Node) is not { } recorded) return; // late or duplicate: dropped
+        _scheduler.BeginRecording(WorkKind.Cost, trial);
+        PersistAsync(recorded, e =>
+        {
+            _state = _state!.Apply(e);
+            if (_scheduler.Recorded(WorkKind.Cost, trial)) Timers.Cancel(TimerKey(trial, WorkKind.Cost));
+            AfterResult(trial);
+        });
+    }
+
+    private void OnEvaluationFailed(EvaluationFailed f)
+    {
+        if (f.Attempt.Experiment != _name || !EndAttempt(WorkKind.Cost, f.Attempt.TrialId, f.Attempt.Attempt)) return;
+        AttemptFailed(f.Attempt.TrialId, WorkKind.Cost, f.Attempt.Attempt, f.Reason, permanent: true); // pricing is deterministic: no retry
+    }
+
+    private void OnWorkResult(WorkResult r)
+    {
+        var sender = Sender;
+        var ack = new WorkAck(_name, r.TrialId, r.Attempt);
+        if (_scheduler.TrainingAnswered(r.TrialId, r.AgentId)) Timers.Cancel(TimerKey(r.TrialId, WorkKind.Quality));
+        if (_state is null || _scheduler.IsRecording(WorkKind.Quality, r.TrialId) || r.TrialId < 0 || r.TrialId >= _state.Trials.Count)
+        {
+            sender.Tell(ack);
+            return;
+        }
+        var o = r.Outcome;
+        var recorded = o.Succeeded ? _state.OnQuality(r.TrialId, o.Score, o.Loss, o.WallSeconds, o.StepsPerSecond, r.AgentId, o.WeightsPath, o.WeightsSha256) : null;
+        if (recorded is null)
+        {
+            sender.Tell(ack); // a failure, or a late or duplicate result: acknowledged, and dropped
+            if (!o.Succeeded && _state.Needs(_state.Trials[r.TrialId], WorkKind.Quality))
+                AttemptFailed(r.TrialId, WorkKind.Quality, r.Attempt, o.FailureReason ?? "training failed");
+            else AssignTrainings();
+            return;
+        }
+        _scheduler.BeginRecording(WorkKind.Quality, r.TrialId);
+        PersistAsync(recorded, e =>
+        {
+            _state = _state!.Apply(e);
+            _scheduler.Recorded(WorkKind.Quality, r.TrialId);
+            sender.Tell(ack); // only now that the result is in the journal
+            AfterResult(r.TrialId);
+        });
+        AssignTrainings();
+    }
+
+    private void OnWorkRefused(WorkRefused r)
+    {
+        if (!_scheduler.Refused(r.TrialId, r.Attempt)) return;
+        Timers.Cancel(TimerKey(r.TrialId, WorkKind.Quality));
+        AssignTrainings();
+    }
+
+    private void OnDeadline(Deadline d)
+    {
+        if (!EndAttempt(d.Work, d.TrialId, d.Attempt)) return;
+        _log.Warning("experiment {0}: trial {1} {2} attempt {3} missed its deadline", _name, d.TrialId, Kinds.Name(d.Work), d.Attempt);
+        AttemptFailed(d.TrialId, d.Work, d.Attempt, "deadline passed");
+    }
+
+    private bool EndAttempt(WorkKind work, int trial, int attempt)
+    {
+        if (!_scheduler.EndAttempt(work, trial, attempt)) return false;
+        Timers.Cancel(TimerKey(trial, work));
+        return true;
+    }
+
+    private void AttemptFailed(int trial, WorkKind work, int attempt, string reason, bool permanent = false)
+    {
+        if (_state!.OnAttemptFailed(trial, work, attempt, reason, permanent) is { } failed)
+            PersistAsync(failed, e =>
+            {
+                _state = _state!.Apply(e);
+                AfterResult(trial);
+            });
+        else DispatchOutstanding(); // another attempt
+    }
+
+    private void AfterResult(int trial)
+    {
+        if (_state!.IsDone(_state.Trials[trial])) _architectures.Forget(trial);
+        AfterPersist();
+        Notify();
+        Drive();
+        AssignTrainings();
+    }
+
+    private static string TimerKey(int trial, WorkKind work) => $"{Kinds.Name(work)}-{trial}";
+}
