@@ -4,7 +4,7 @@ using System.Threading.Channels;
 using Akka.Actor;
 using NasCluster.Coordinator.Experiments;
 using NasCluster.Coordinator.Hosting;
-using NasCluster.Shared.Cluster;
+using NasCluster.NodeHosting;
 using NasCluster.TrainerNode.Training;
 using NasCluster.TrainerNode.Worker;
 using static NasCluster.Shared.Protocol.ExperimentProtocol;

@@ -1,6 +1,6 @@
 using System.CommandLine;
 using NasCluster.EvaluatorNode.Cluster;
-using NasCluster.Shared.Cluster;
+using NasCluster.NodeHosting;
 using NasCluster.Shared.Util;
 
 // nascluster-evaluator: an evaluator node. Joins a cluster through a seed node and hosts evaluator shards

@@ -1,5 +1,5 @@
 using System.CommandLine;
-using NasCluster.Shared.Cluster;
+using NasCluster.NodeHosting;
 using NasCluster.Shared.Util;
 using NasCluster.TrainerNode.Data;
 using NasCluster.TrainerNode.Training;

@@ -104,7 +104,7 @@ public sealed class LedgerTests
         FailingSqlJournal.FailWhen = e => e is QualityRecorded { TrialId: 7 };
         try
         {
-            await using var node = await ClusterNode.StartAsync(new Shared.Cluster.NodeOptions { Db = db.Url }, Nodes.SyntheticTrainer("agent", 2),
+            await using var node = await ClusterNode.StartAsync(new NasCluster.NodeHosting.NodeOptions { Db = db.Url }, Nodes.SyntheticTrainer("agent", 2),
                 FailingSqlJournal.Hocon + "\n" + Nodes.FastFailover, TimeSpan.FromSeconds(60));
             var done = await Nodes.StartSearch(node, Specs.Spec("journal-failure", trials: 30, batch: 10));
             var finished = await done.WaitAsync(TimeSpan.FromSeconds(90));

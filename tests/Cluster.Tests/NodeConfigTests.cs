@@ -1,7 +1,7 @@
 using System.CommandLine;
 using Akka.Actor;
 using NasCluster.Cluster.Tests.Support;
-using NasCluster.Shared.Cluster;
+using NasCluster.NodeHosting;
 using NasCluster.Shared.Util;
 using static NasCluster.Shared.Protocol.EvaluationProtocol;
 

@@ -3,7 +3,7 @@ using System.Runtime.Serialization;
 using System.Text;
 using Akka.Actor;
 using Akka.Configuration;
-using NasCluster.Shared.Cluster;
+using NasCluster.NodeHosting;
 using NasCluster.Shared.Protocol;
 using static NasCluster.Shared.Protocol.EvaluationProtocol;
 using static NasCluster.Shared.Protocol.ExperimentProtocol;

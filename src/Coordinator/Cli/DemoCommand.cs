@@ -1,7 +1,7 @@
 using System.CommandLine;
 using System.Globalization;
 using NasCluster.Coordinator.Experiments;
-using NasCluster.Shared.Cluster;
+using NasCluster.NodeHosting;
 using NasCluster.Shared.Util;
 using static NasCluster.Shared.Protocol.ExperimentProtocol;
 

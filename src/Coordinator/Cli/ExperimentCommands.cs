@@ -6,7 +6,7 @@ using NasCluster.Coordinator.Hosting;
 using NasCluster.Coordinator.Search;
 using NasCluster.EvaluatorNode.Cluster;
 using NasCluster.EvaluatorNode.Hardware;
-using NasCluster.Shared.Cluster;
+using NasCluster.NodeHosting;
 using NasCluster.Shared.Util;
 using NasCluster.TrainerNode.Data;
 using NasCluster.TrainerNode.Training;

@@ -3,7 +3,7 @@ using Akka.Event;
 using Akka.Persistence;
 using NasCluster.Coordinator.Hosting;
 using NasCluster.Coordinator.Rewards;
-using NasCluster.Shared.Cluster;
+using NasCluster.NodeHosting;
 using NasCluster.Shared.Protocol;
 using NasCluster.Shared.SearchSpace;
 using NasCluster.Shared.Util;

@@ -1,6 +1,6 @@
 using Akka.Actor;
 using Akka.Event;
-using NasCluster.Shared.Cluster;
+using NasCluster.NodeHosting;
 using static NasCluster.Shared.Protocol.ExperimentProtocol;
 
 namespace NasCluster.Coordinator.Experiments;

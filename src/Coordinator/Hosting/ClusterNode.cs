@@ -3,7 +3,7 @@ using Akka.Cluster.Tools.Singleton;
 using NasCluster.Coordinator.Experiments;
 using NasCluster.EvaluatorNode.Cluster;
 using NasCluster.EvaluatorNode.Cost;
-using NasCluster.Shared.Cluster;
+using NasCluster.NodeHosting;
 using NasCluster.Shared.Protocol;
 using NasCluster.Shared.Util;
 using NasCluster.TrainerNode.Worker;

@@ -1,5 +1,5 @@
 using Microsoft.Data.Sqlite;
-using NasCluster.Shared.Cluster;
+using NasCluster.NodeHosting;
 using NasCluster.Shared.Util;
 using Npgsql;
 

@@ -1,7 +1,7 @@
 using System.Data.Common;
 using Microsoft.Data.Sqlite;
 using NasCluster.Coordinator.Experiments;
-using NasCluster.Shared.Cluster;
+using NasCluster.NodeHosting;
 using NasCluster.Shared.Protocol;
 using NasCluster.Shared.Util;
 using Npgsql;

@@ -200,5 +200,5 @@ public static class TrainerAgents
 {
     /// <summary>Starts the agent, registering through the experiment registry's proxy (one is made if not given).</summary>
     public static IActorRef Start(ActorSystem system, TrainerAgentSettings settings, IActorRef? registry = null) =>
-        system.ActorOf(TrainerAgent.Props(settings, registry ?? Shared.Cluster.NodeHost.RegistryProxy(system)), "trainer-agent");
+        system.ActorOf(TrainerAgent.Props(settings, registry ?? NodeHosting.NodeHost.RegistryProxy(system)), "trainer-agent");
 }

@@ -1,6 +1,6 @@
 using System.Data.Common;
 using Microsoft.Data.Sqlite;
-using NasCluster.Shared.Cluster;
+using NasCluster.NodeHosting;
 using NasCluster.Shared.Protocol;
 using Npgsql;
 using static NasCluster.Shared.Protocol.ExperimentProtocol;

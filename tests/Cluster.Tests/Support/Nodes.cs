@@ -2,7 +2,7 @@ using System.Diagnostics;
 using System.Threading.Channels;
 using Akka.Actor;
 using NasCluster.Coordinator.Hosting;
-using NasCluster.Shared.Cluster;
+using NasCluster.NodeHosting;
 using NasCluster.TrainerNode.Training;
 using NasCluster.TrainerNode.Worker;
 using static NasCluster.Shared.Protocol.EvaluationProtocol;

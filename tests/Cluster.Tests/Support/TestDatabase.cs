@@ -1,4 +1,4 @@
-using NasCluster.Shared.Cluster;
+using NasCluster.NodeHosting;
 using Npgsql;
 
 namespace NasCluster.Cluster.Tests.Support;

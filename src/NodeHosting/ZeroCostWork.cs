@@ -3,7 +3,7 @@ using System.Text;
 using static NasCluster.Shared.Protocol.EvaluationProtocol;
 using static NasCluster.Shared.Protocol.TrainingProtocol;
 
-namespace NasCluster.Shared.Cluster;
+namespace NasCluster.NodeHosting;
 
 /// <summary>
 /// Work answered at (almost) no cost, for benchmarks of the cluster's own overhead (`--zero-cost` on the

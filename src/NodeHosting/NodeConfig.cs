@@ -2,7 +2,7 @@ using System.Reflection;
 using Akka.Configuration;
 using NasCluster.Shared.Util;
 
-namespace NasCluster.Shared.Cluster;
+namespace NasCluster.NodeHosting;
 
 /// <summary>Where experiments are persisted: a SQLite file or a PostgreSQL database.</summary>
 public sealed record DatabaseTarget(string Provider, string ConnectionString, string Display, string? SqlitePath)

@@ -3,7 +3,7 @@ using Akka.Cluster.Tools.Singleton;
 using NasCluster.Shared.Protocol;
 using NasCluster.Shared.Util;
 
-namespace NasCluster.Shared.Cluster;
+namespace NasCluster.NodeHosting;
 
 /// <summary>
 /// Starting a node: the ActorSystem from <see cref="NodeConfig"/>, joined to the cluster (through its seed

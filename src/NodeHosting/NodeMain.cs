@@ -1,7 +1,7 @@
 using System.CommandLine;
 using NasCluster.Shared.Util;
 
-namespace NasCluster.Shared.Cluster;
+namespace NasCluster.NodeHosting;
 
 /// <summary>
 /// The entry point of the node executables (<c>nascluster-evaluator</c>, <c>nascluster-trainer</c>): parse,

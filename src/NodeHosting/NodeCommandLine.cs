@@ -1,7 +1,7 @@
 using System.CommandLine;
 using NasCluster.Shared.Util;
 
-namespace NasCluster.Shared.Cluster;
+namespace NasCluster.NodeHosting;
 
 /// <summary>
 /// The options every node executable shares (<c>--seed --host --port --db --config</c>), so that
