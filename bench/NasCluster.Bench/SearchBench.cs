@@ -1,12 +1,12 @@
 using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json;
-using NasCluster.Shared.Architecture;
 using NasCluster.Coordinator.Pareto;
 using NasCluster.Coordinator.Rewards;
 using NasCluster.Coordinator.Search;
 using NasCluster.EvaluatorNode.Cost;
 using NasCluster.EvaluatorNode.Hardware;
+using NasCluster.Shared.Architecture;
 using NasCluster.Shared.SearchSpace;
 
 namespace NasCluster.Bench;

@@ -31,8 +31,13 @@ return NodeMain.Run(root, args, async p =>
     if (!p.GetValue(zero)) ProxyTrainer.Prepare(environment, distillation: !p.GetValue(skipTeacher), log: msg => Console.Error.WriteLine(msg));
     var extra = p.GetValue(delay);
     if (extra < 0) throw new NasInputException($"--work-delay-ms must not be negative (got {extra})");
-    var settings = new TrainerAgentSettings(p.GetValue(id) ?? $"{Environment.MachineName}-{Environment.ProcessId}", options.TrainerSlots, environment,
-        p.GetValue(weights)!) { TorchThreads = t, SyntheticDelay = TimeSpan.FromMilliseconds(extra), Work = p.GetValue(zero) ? ZeroCostWork.Train : null };
+    var agentId = p.GetValue(id) ?? $"{Environment.MachineName}-{Environment.ProcessId}";
+    var settings = new TrainerAgentSettings(agentId, options.TrainerSlots, environment, p.GetValue(weights)!)
+    {
+        TorchThreads = t,
+        SyntheticDelay = TimeSpan.FromMilliseconds(extra),
+        Work = p.GetValue(zero) ? ZeroCostWork.Train : null,
+    };
     var system = await NodeHost.StartAsync(options, joinTimeout: node.Timeout(p));
     TrainerAgents.Start(system, settings);
     NodeMain.AnnounceUp(system, options.Roles);

@@ -9,6 +9,7 @@ namespace NasCluster.Cluster.Tests;
 /// Node processes killed for real (SIGKILL: no shutdown hooks, nothing flushed): the coordinator of a
 /// standalone search, and evaluator and trainer nodes of a multi-process cluster.
 /// </summary>
+[Trait("Tier", "slow")]
 public sealed class CrashTests
 {
     private static string[] SearchArgs(string name, string db, int trials) =>
@@ -16,7 +17,8 @@ public sealed class CrashTests
          "--quality", "synthetic", "--db", db];
 
     [Theory]
-    [MemberData(nameof(TestDatabase.Backends), MemberType = typeof(TestDatabase))]
+    [InlineData("sqlite")]
+    [PostgresData]
     public async Task A_coordinator_killed_mid_search_resumes_accounts_every_trial_once_and_matches_an_uninterrupted_run(string backend)
     {
         using var db = new TestDatabase(backend);
@@ -54,7 +56,8 @@ public sealed class CrashTests
     }
 
     [Theory]
-    [MemberData(nameof(TestDatabase.Backends), MemberType = typeof(TestDatabase))]
+    [InlineData("sqlite")]
+    [PostgresData]
     public async Task Evaluator_and_trainer_processes_killed_mid_search_have_their_work_reissued_nothing_lost_nothing_twice(string backend)
     {
         using var db = new TestDatabase(backend);

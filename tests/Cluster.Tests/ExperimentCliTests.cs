@@ -22,7 +22,8 @@ public sealed class ExperimentCliTests
         ["search", "--space", space, "--name", name, "--trials", trials.ToString(), "--batch", "4", "--quality", "synthetic", "--db", db];
 
     [Theory]
-    [MemberData(nameof(TestDatabase.Backends), MemberType = typeof(TestDatabase))]
+    [InlineData("sqlite")]
+    [PostgresData]
     public void A_search_ends_with_a_summary_and_status_and_list_report_it(string backend)
     {
         using var db = new TestDatabase(backend);
@@ -62,7 +63,8 @@ public sealed class ExperimentCliTests
     }
 
     [Theory]
-    [MemberData(nameof(TestDatabase.Backends), MemberType = typeof(TestDatabase))]
+    [InlineData("sqlite")]
+    [PostgresData]
     public void Unknown_experiments_and_taken_names_are_refused_and_nothing_changes(string backend)
     {
         using var db = new TestDatabase(backend);
@@ -177,7 +179,8 @@ public sealed class ExperimentCliTests
     }
 
     [Theory]
-    [MemberData(nameof(TestDatabase.Backends), MemberType = typeof(TestDatabase))]
+    [InlineData("sqlite")]
+    [PostgresData]
     public void Resuming_after_the_search_space_changed_is_refused_with_the_difference_and_fork_continues_under_a_new_name(string backend)
     {
         using var db = new TestDatabase(backend);
@@ -208,7 +211,8 @@ public sealed class ExperimentCliTests
     }
 
     [Theory]
-    [MemberData(nameof(TestDatabase.Backends), MemberType = typeof(TestDatabase))]
+    [InlineData("sqlite")]
+    [PostgresData]
     public async Task Resuming_an_experiment_of_another_simulator_version_is_refused(string backend)
     {
         using var db = new TestDatabase(backend);
@@ -228,7 +232,8 @@ public sealed class ExperimentCliTests
     }
 
     [Theory]
-    [MemberData(nameof(TestDatabase.Backends), MemberType = typeof(TestDatabase))]
+    [InlineData("sqlite")]
+    [PostgresData]
     public async Task Status_reads_a_running_search_without_disturbing_it_and_a_second_copy_is_refused(string backend)
     {
         using var db = new TestDatabase(backend);

@@ -30,7 +30,8 @@ public sealed class LedgerTests
     private static ProxyOutcome Outcome(double score) => new(true, null, score, 0.5, 0.5, 10, 1, 10, 1000, "", null, null);
 
     [Theory]
-    [MemberData(nameof(TestDatabase.Backends), MemberType = typeof(TestDatabase))]
+    [InlineData("sqlite")]
+    [PostgresData]
     public async Task Duplicate_and_late_results_are_acknowledged_and_dropped(string backend)
     {
         using var db = new TestDatabase(backend);
@@ -96,7 +97,8 @@ public sealed class LedgerTests
     }
 
     [Theory]
-    [MemberData(nameof(TestDatabase.Backends), MemberType = typeof(TestDatabase))]
+    [InlineData("sqlite")]
+    [PostgresData]
     public async Task A_failing_journal_write_stops_the_experiment_and_a_new_incarnation_recovers_and_finishes(string backend)
     {
         using var db = new TestDatabase(backend);

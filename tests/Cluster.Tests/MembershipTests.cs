@@ -1,18 +1,20 @@
 using Akka.Actor;
 using Akka.Cluster.Sharding;
 using NasCluster.Cluster.Tests.Support;
-using static NasCluster.Shared.Protocol.EvaluationProtocol;
 using NasCluster.Shared.Architecture;
+using static NasCluster.Shared.Protocol.EvaluationProtocol;
 using static NasCluster.Shared.Protocol.ExperimentProtocol;
 using static NasCluster.Shared.Protocol.TrainingProtocol;
 
 namespace NasCluster.Cluster.Tests;
 
 /// <summary>Several ActorSystems on 127.0.0.1 in this process: nodes that join a running search take part in it.</summary>
+[Trait("Tier", "slow")]
 public sealed class MembershipTests
 {
     [Theory]
-    [MemberData(nameof(TestDatabase.Backends), MemberType = typeof(TestDatabase))]
+    [InlineData("sqlite")]
+    [PostgresData]
     public async Task Evaluator_and_trainer_nodes_added_mid_search_receive_shards_and_work_and_the_search_completes(string backend)
     {
         using var db = new TestDatabase(backend);

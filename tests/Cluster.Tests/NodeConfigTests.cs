@@ -92,7 +92,7 @@ public sealed class NodeConfigTests
     }
 
     [Fact]
-    public void A_missing_configuration_file_and_a_malformed_postgres_url_are_named()
+    public void A_missing_configuration_file_and_a_malformed_database_url_are_named()
     {
         Assert.Contains("configuration file not found",
             Assert.Throws<NasInputException>(() => NodeConfig.Build(new NodeOptions { ExtraConfigFile = "/nonexistent/x.conf" })).Message);

@@ -13,45 +13,48 @@ using static NasCluster.Shared.Protocol.TrainingProtocol;
 
 namespace NasCluster.TrainerNode.Tests;
 
-/// <summary>
-/// The trainer agent itself, with TestKit probes standing in for the registry and the experiments: the
-/// rules of its slots, kept results and cancellation (synthetic work, controlled from the test), and real
-/// proxy trainings (a tiny teacher).
-/// </summary>
-[Collection("torch")]
-public sealed class TrainerAgentTests(TorchFixture fixture) : TestKit
+/// <summary>Starting an agent under test and the messages the tests send it.</summary>
+public abstract class TrainerAgentTestKit(ProxyEnvironment environment) : TestKit
 {
-    private static readonly TimeSpan Long = TimeSpan.FromMinutes(2);
+    protected static readonly TimeSpan LongWait = TimeSpan.FromMinutes(2);
 
-    private static long InMinutes(double minutes) => DateTimeOffset.UtcNow.AddMinutes(minutes).ToUnixTimeMilliseconds();
+    protected static long InMinutes(double minutes) => DateTimeOffset.UtcNow.AddMinutes(minutes).ToUnixTimeMilliseconds();
 
-    private IActorRef Agent(int slots, TestProbe? registry = null, Func<WorkAssignment, ProxyOutcome>? work = null, TimeSpan? syntheticDelay = null,
+    protected IActorRef Agent(int slots, TestProbe? registry = null, Func<WorkAssignment, ProxyOutcome>? work = null, TimeSpan? syntheticDelay = null,
         string? weights = null) =>
-        Sys.ActorOf(TrainerAgent.Props(new TrainerAgentSettings("agent-1", slots, fixture.Environment, weights ?? Path.GetTempPath())
+        Sys.ActorOf(TrainerAgent.Props(new TrainerAgentSettings("agent-1", slots, environment, weights ?? Path.GetTempPath())
         {
             Work = work,
             SyntheticDelay = syntheticDelay ?? TimeSpan.Zero,
             RegistrationInterval = TimeSpan.FromMilliseconds(200),
         }, (registry ?? CreateTestProbe()).Ref));
 
-    private static string Arch(ulong seed)
+    protected static string Arch(ulong seed)
     {
         var space = BuiltInSpaces.Load("mnv2-edgetpu-classification");
         return ArchJson.Write(space.Build(space.Sample(new DeterministicRng(seed))));
     }
 
-    private static WorkAssignment Assignment(int trial, int attempt = 1, QualityMode mode = QualityMode.Synthetic, string? arch = null, int steps = 10,
+    protected static WorkAssignment Assignment(int trial, int attempt = 1, QualityMode mode = QualityMode.Synthetic, string? arch = null, int steps = 10,
         long? deadline = null, string experiment = "exp") =>
         new(experiment, trial, attempt, arch ?? Arch((ulong)trial + 1), mode, steps, 1, deadline ?? InMinutes(10));
 
-    private static ProxyOutcome Scored(double score) => new(true, null, score, 0.1, 0.1, 10, 0.1, 10, 1000, "hash", null, null);
+    protected static ProxyOutcome Scored(double score) => new(true, null, score, 0.1, 0.1, 10, 0.1, 10, 1000, "hash", null, null);
 
-    private TrainerStatus Status(IActorRef agent)
+    protected TrainerStatus Status(IActorRef agent)
     {
         agent.Tell(GetTrainerStatus.Instance, TestActor);
         return ExpectMsg<TrainerStatus>();
     }
+}
 
+/// <summary>
+/// The trainer agent itself, with TestKit probes standing in for the registry and the experiments: the
+/// rules of its slots, kept results, cancellation and its experiments' deaths, on work the test controls
+/// (synthetic quality, or a work function in place of training).
+/// </summary>
+public sealed class TrainerAgentTests() : TrainerAgentTestKit(new ProxyEnvironment())
+{
     [Fact]
     public void Registers_with_the_registry_at_start_and_again_periodically()
     {
@@ -99,7 +102,7 @@ public sealed class TrainerAgentTests(TorchFixture fixture) : TestKit
         using var gate = new ManualResetEventSlim(false);
         var agent = Agent(1, work: _ =>
         {
-            gate.Wait(Long);
+            gate.Wait(LongWait);
             return Scored(0.8);
         });
         var before = CreateTestProbe();
@@ -109,7 +112,7 @@ public sealed class TrainerAgentTests(TorchFixture fixture) : TestKit
         var status = Status(agent);
         Assert.Equal(["exp#3"], status.Running); // one training, not two
         gate.Set();
-        var r = after.ExpectMsg<WorkResult>(Long);
+        var r = after.ExpectMsg<WorkResult>(LongWait);
         Assert.Equal((3, 2, 0.8), (r.TrialId, r.Attempt, r.Outcome.Score));
         before.ExpectNoMsg(TimeSpan.FromMilliseconds(200));
     }
@@ -158,7 +161,13 @@ public sealed class TrainerAgentTests(TorchFixture fixture) : TestKit
         agent.Tell(Assignment(2) with { Experiment = "other" });
         Assert.Equal(["other#2"], Status(agent).Running); // not refused: the slot is free
     }
+}
 
+/// <summary>The trainer agent training real proxies (TorchSharp, Fashion-MNIST, a tiny teacher).</summary>
+[Collection("torch")]
+[Trait("Tier", "slow")]
+public sealed class TrainerAgentTrainingTests(TorchFixture fixture) : TrainerAgentTestKit(fixture.Environment)
+{
     [Fact]
     public void Trains_a_real_proxy_and_answers_exactly_once_keeping_the_weights_file()
     {
@@ -167,7 +176,7 @@ public sealed class TrainerAgentTests(TorchFixture fixture) : TestKit
         {
             var agent = Agent(1, weights: weights);
             agent.Tell(Assignment(1, mode: QualityMode.Proxy, steps: 20));
-            var r = ExpectMsg<WorkResult>(Long);
+            var r = ExpectMsg<WorkResult>(LongWait);
             Assert.True(r.Outcome.Succeeded, r.Outcome.FailureReason);
             Assert.Equal((20, "agent-1"), (r.Outcome.Steps, r.AgentId));
             Assert.InRange(r.Outcome.Score, 0.0, 1.0);
@@ -187,16 +196,16 @@ public sealed class TrainerAgentTests(TorchFixture fixture) : TestKit
     {
         var agent = Agent(2);
         agent.Tell(Assignment(1, mode: QualityMode.Proxy, arch: "{ not json", steps: 5));
-        var broken = ExpectMsg<WorkResult>(Long);
+        var broken = ExpectMsg<WorkResult>(LongWait);
         Assert.False(broken.Outcome.Succeeded);
         Assert.Contains("invalid architecture", broken.Outcome.FailureReason);
 
         agent.Tell(Assignment(2, mode: QualityMode.Proxy, arch: ArchJson.Write(ModelZoo.Build("ssdlite-mobilenet-v2")), steps: 5));
-        var detector = ExpectMsg<WorkResult>(Long);
+        var detector = ExpectMsg<WorkResult>(LongWait);
         Assert.Contains("cannot build the proxy", detector.Outcome.FailureReason);
 
         agent.Tell(Assignment(3, mode: QualityMode.Proxy, steps: 5));
-        var good = ExpectMsg<WorkResult>(Long);
+        var good = ExpectMsg<WorkResult>(LongWait);
         Assert.True(good.Outcome.Succeeded, good.Outcome.FailureReason);
 
         var status = Status(agent);
@@ -209,7 +218,7 @@ public sealed class TrainerAgentTests(TorchFixture fixture) : TestKit
         var agent = Agent(2);
         agent.Tell(Assignment(6, mode: QualityMode.Proxy, steps: 10));
         agent.Tell(Assignment(7, mode: QualityMode.Proxy, steps: 10));
-        var results = new[] { ExpectMsg<WorkResult>(Long), ExpectMsg<WorkResult>(Long) };
+        var results = new[] { ExpectMsg<WorkResult>(LongWait), ExpectMsg<WorkResult>(LongWait) };
         Assert.All(results, r => Assert.True(r.Outcome.Succeeded, r.Outcome.FailureReason));
         Assert.Equal([6, 7], results.Select(r => r.TrialId).Order());
     }

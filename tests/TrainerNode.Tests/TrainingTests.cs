@@ -59,6 +59,7 @@ public class TeacherTests(RealTeacherFixture fixture)
 }
 
 [Collection("torch")]
+[Trait("Tier", "slow")]
 public class DistillationTests(TorchFixture fixture)
 {
     internal static Network Candidate(ulong seed)
@@ -116,6 +117,7 @@ public class DistillationTests(TorchFixture fixture)
 
 /// <summary>The optional parts of the training recipe (off by default): warm-up, gradient clipping, weight averaging.</summary>
 [Collection("torch")]
+[Trait("Tier", "slow")]
 public class RecipeOptionTests(TorchFixture fixture)
 {
     private Network Proxy(ulong seed) => NasCluster.TrainerNode.Proxy.ProxyScaling.Scale(DistillationTests.Candidate(seed), fixture.Environment.Spec);

@@ -1,9 +1,9 @@
-using NasCluster.Shared.Protocol;
 using System.CommandLine;
 using System.Globalization;
 using System.Text;
 using NasCluster.EvaluatorNode.Analysis;
 using NasCluster.EvaluatorNode.Hardware;
+using NasCluster.Shared.Protocol;
 using NasCluster.Shared.Util;
 using Spectre.Console;
 

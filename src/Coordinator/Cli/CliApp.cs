@@ -83,7 +83,7 @@ public static class CliApp
         }
     }
 
-    private static IEnumerable<string> CommandPath(ParseResult parse)
+    private static List<string> CommandPath(ParseResult parse)
     {
         var names = new List<string>();
         for (var r = parse.CommandResult; r is not null && r.Command is not RootCommand; r = r.Parent as System.CommandLine.Parsing.CommandResult)

@@ -16,6 +16,7 @@ internal sealed class CliOutput(TextWriter @out, TextWriter err)
 
     public TextWriter Err { get; } = err;
 
+    [System.Diagnostics.CodeAnalysis.SuppressMessage("Performance", "CA1822:Mark members as static", Justification = "One of the command's three streams, beside Out and Err")]
     public TextReader In => CliApp.StandardInput.Value ?? System.Console.In;
 
     public IAnsiConsole Console => _console ??= CreateConsole();

@@ -1,12 +1,12 @@
-using NasCluster.Shared.Protocol;
 using System.CommandLine;
 using System.Text.Json;
-using NasCluster.Shared.Architecture;
+using NasCluster.Coordinator.Rewards;
+using NasCluster.Coordinator.Search;
 using NasCluster.EvaluatorNode.Compiler;
 using NasCluster.EvaluatorNode.Cost;
 using NasCluster.EvaluatorNode.Hardware;
-using NasCluster.Coordinator.Rewards;
-using NasCluster.Coordinator.Search;
+using NasCluster.Shared.Architecture;
+using NasCluster.Shared.Protocol;
 using NasCluster.Shared.SearchSpace;
 using NasCluster.Shared.Util;
 using Spectre.Console;

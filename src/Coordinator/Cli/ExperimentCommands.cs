@@ -1,4 +1,3 @@
-using NasCluster.Shared.Protocol;
 using System.CommandLine;
 using System.Globalization;
 using NasCluster.Coordinator.Experiments;
@@ -7,6 +6,7 @@ using NasCluster.Coordinator.Search;
 using NasCluster.EvaluatorNode.Cluster;
 using NasCluster.EvaluatorNode.Hardware;
 using NasCluster.NodeHosting;
+using NasCluster.Shared.Protocol;
 using NasCluster.Shared.Util;
 using NasCluster.TrainerNode.Data;
 using NasCluster.TrainerNode.Training;

@@ -1,9 +1,9 @@
-using NasCluster.Shared.Protocol;
 using System.Globalization;
 using System.Text.Json;
 using NasCluster.Coordinator.Experiments;
 using NasCluster.Coordinator.Hosting;
 using NasCluster.Coordinator.Rewards;
+using NasCluster.Shared.Protocol;
 using Spectre.Console;
 
 namespace NasCluster.Coordinator.Cli;

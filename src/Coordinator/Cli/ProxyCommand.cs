@@ -43,7 +43,7 @@ internal static class ProxyCommand
             };
             var config = new TrainingConfig { Steps = n, Seed = p.GetValue(seed), DistillationWeight = p.GetValue(noTeacher) ? 0 : 1 };
             var progress = new Progress<TrainingProgress>(x => o.Err.WriteLine($"step {x.Step}/{x.Steps}  loss {x.Loss:0.0000}  {x.ElapsedSeconds:0.0} s"));
-            var result = ProxyTrainer.Run(network, config, environment, default, progress, p.GetValue(save), msg => o.Err.WriteLine(msg));
+            var result = ProxyTrainer.Run(network, config, environment, progress, p.GetValue(save), msg => o.Err.WriteLine(msg));
             if (p.GetValue(json))
                 o.Json(w =>
                 {

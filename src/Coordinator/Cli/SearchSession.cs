@@ -1,10 +1,10 @@
-using NasCluster.Shared.Protocol;
 using System.Diagnostics;
 using System.Threading.Channels;
 using Akka.Actor;
 using NasCluster.Coordinator.Experiments;
 using NasCluster.Coordinator.Hosting;
 using NasCluster.NodeHosting;
+using NasCluster.Shared.Protocol;
 using NasCluster.Shared.Util;
 using NasCluster.TrainerNode.Training;
 using NasCluster.TrainerNode.Worker;

@@ -1,5 +1,5 @@
-using NasCluster.Shared.Protocol;
 using System.Text.Json;
+using NasCluster.Shared.Protocol;
 using NasCluster.Shared.SearchSpace;
 using NasCluster.Shared.Util;
 

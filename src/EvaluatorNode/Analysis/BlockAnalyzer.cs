@@ -1,8 +1,8 @@
-using NasCluster.Shared.Protocol;
 using NasCluster.EvaluatorNode.Cost;
 using NasCluster.EvaluatorNode.Hardware;
 using NasCluster.Shared.Architecture;
 using NasCluster.Shared.Blocks;
+using NasCluster.Shared.Protocol;
 
 namespace NasCluster.EvaluatorNode.Analysis;
 

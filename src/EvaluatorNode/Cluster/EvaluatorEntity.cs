@@ -1,10 +1,10 @@
-using NasCluster.Shared.Protocol;
 using Akka.Actor;
 using Akka.Cluster;
 using Akka.Cluster.Sharding;
 using NasCluster.EvaluatorNode.Cost;
 using NasCluster.EvaluatorNode.Hardware;
 using NasCluster.Shared.Architecture;
+using NasCluster.Shared.Protocol;
 using NasCluster.Shared.Util;
 using static NasCluster.Shared.Protocol.EvaluationProtocol;
 
@@ -21,8 +21,10 @@ public sealed class EvaluatorEntity : ReceiveActor
     private CostSummary? _cost;
     private string? _failure;
 
+    private static long _computed;
+
     /// <summary>How many architectures this node has priced (not answered from an entity's memory).</summary>
-    public static long Computed;
+    public static long Computed => Interlocked.Read(ref _computed);
 
     public EvaluatorEntity(LayerCostCache cache, Func<Evaluate, CostSummary>? pricer = null)
     {
@@ -34,7 +36,7 @@ public sealed class EvaluatorEntity : ReceiveActor
                 try
                 {
                     _cost = pricer is null ? Price(e, cache) : pricer(e);
-                    Interlocked.Increment(ref Computed);
+                    Interlocked.Increment(ref _computed);
                 }
                 catch (NasInputException ex)
                 {

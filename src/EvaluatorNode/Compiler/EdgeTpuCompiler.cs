@@ -118,7 +118,7 @@ public static class EdgeTpuCompiler
         }
     }
 
-    private static IReadOnlyList<LayerPlan> ConvLike(LayerInfo info, HardwareConfig hw, string kind, int ho, int wo, int groups, int cinG, int coutG,
+    private static List<LayerPlan> ConvLike(LayerInfo info, HardwareConfig hw, string kind, int ho, int wo, int groups, int cinG, int coutG,
         int kernelArea, long weightBytes, long paramBytes, bool cached, long offChipParams, long spill,
         long inputRowBytesPerChannel, long outputRowBytesPerChannel, bool depthwise)
     {
@@ -165,7 +165,9 @@ public static class EdgeTpuCompiler
         {
             Mapping = Mapping.ChannelSplit,
             PesUsed = pes2,
-            PixelsPerPe = (long)ho * wo, RowSplit = 1, ColSplit = 1,
+            PixelsPerPe = (long)ho * wo,
+            RowSplit = 1,
+            ColSplit = 1,
             PassesPerCore = passesCore2,
             UnitsPerCore = (long)ho * wo * passesCore2,
             Slow = Math.Max(1.0, (double)Math.Min(pack, groups) * Math.Min(hw.MacWaysPerLane, cinG) / bandwidth),

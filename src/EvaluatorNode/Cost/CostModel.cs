@@ -1,7 +1,7 @@
-using NasCluster.Shared.Protocol;
 using NasCluster.EvaluatorNode.Compiler;
 using NasCluster.EvaluatorNode.Hardware;
 using NasCluster.Shared.Architecture;
+using NasCluster.Shared.Protocol;
 
 namespace NasCluster.EvaluatorNode.Cost;
 

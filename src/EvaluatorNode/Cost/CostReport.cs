@@ -1,5 +1,5 @@
-using NasCluster.Shared.Protocol;
 using NasCluster.EvaluatorNode.Compiler;
+using NasCluster.Shared.Protocol;
 
 namespace NasCluster.EvaluatorNode.Cost;
 

@@ -1,5 +1,5 @@
-using NasCluster.Shared.Protocol;
 using NasCluster.EvaluatorNode.Cost;
+using NasCluster.Shared.Protocol;
 using NasCluster.Shared.Zoo;
 
 namespace NasCluster.EvaluatorNode.Hardware;

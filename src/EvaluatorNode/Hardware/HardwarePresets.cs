@@ -63,12 +63,20 @@ public static class HardwarePresets
         const long core = 32 * 1024, pe = 2 * 1024 * 1024;
         return Pixel6() with
         {
-            Name = "edgetpu-v1", Version = 1,
+            Name = "edgetpu-v1",
+            Version = 1,
             Description = "Edge TPU class V1 of Seshadri et al. 2022 (uncalibrated)",
-            ClockHz = 0.8e9, CoreMemBytes = core, PeMemBytes = pe, ParamCacheBytes = 16 * pe + 64 * core,
-            OffChipBytesPerSecond = 17e9, TechnologyNm = 7,
-            Energy = EnergyTable.ForTechnology(7, core, pe, offChipPjPerByte: 40), PowerBudgetW = 2.0,
-            CalibrationSlope = 1, CalibrationInterceptMs = 0, CalibrationSource = "",
+            ClockHz = 0.8e9,
+            CoreMemBytes = core,
+            PeMemBytes = pe,
+            ParamCacheBytes = 16 * pe + 64 * core,
+            OffChipBytesPerSecond = 17e9,
+            TechnologyNm = 7,
+            Energy = EnergyTable.ForTechnology(7, core, pe, offChipPjPerByte: 40),
+            PowerBudgetW = 2.0,
+            CalibrationSlope = 1,
+            CalibrationInterceptMs = 0,
+            CalibrationSource = "",
             Sources = CommonSources.SetItems(new Dictionary<string, string>
             {
                 ["ClockHz,PeX,PeY"] = "[S] 800 MHz, 4×4 PEs (edgetpu.md §1.1)",
@@ -81,9 +89,14 @@ public static class HardwarePresets
 
     private static HardwareConfig EdgeTpuV2() => Pixel6() with
     {
-        Name = "edgetpu-v2", Version = 1,
+        Name = "edgetpu-v2",
+        Version = 1,
         Description = "Edge TPU class V2 of Seshadri et al. 2022 (the Pixel 6 template, uncalibrated)",
-        CalibrationSlope = 1, CalibrationInterceptMs = 0, CalibrationSource = "", PowerBudgetW = 2.0, TechnologyNm = 7,
+        CalibrationSlope = 1,
+        CalibrationInterceptMs = 0,
+        CalibrationSource = "",
+        PowerBudgetW = 2.0,
+        TechnologyNm = 7,
         Energy = EnergyTable.ForTechnology(7, 32 * 1024, 384 * 1024, offChipPjPerByte: 40),
         Sources = CommonSources.SetItems(new Dictionary<string, string>
         {
@@ -99,12 +112,22 @@ public static class HardwarePresets
         const long core = 8 * 1024, pe = 1024 * 1024;
         return Pixel6() with
         {
-            Name = "edgetpu-v3", Version = 1,
+            Name = "edgetpu-v3",
+            Version = 1,
             Description = "Edge TPU class V3 of Seshadri et al. 2022: 4×1 PEs, 8 cores of 32 lanes (uncalibrated)",
-            PeX = 4, PeY = 1, CoresPerPe = 8, LanesPerCore = 32, CoreMemBytes = core, PeMemBytes = pe,
-            ParamCacheBytes = 4 * pe + 32 * core, TechnologyNm = 7,
-            Energy = EnergyTable.ForTechnology(7, core, pe, offChipPjPerByte: 40), PowerBudgetW = 1.0,
-            CalibrationSlope = 1, CalibrationInterceptMs = 0, CalibrationSource = "",
+            PeX = 4,
+            PeY = 1,
+            CoresPerPe = 8,
+            LanesPerCore = 32,
+            CoreMemBytes = core,
+            PeMemBytes = pe,
+            ParamCacheBytes = 4 * pe + 32 * core,
+            TechnologyNm = 7,
+            Energy = EnergyTable.ForTechnology(7, core, pe, offChipPjPerByte: 40),
+            PowerBudgetW = 1.0,
+            CalibrationSlope = 1,
+            CalibrationInterceptMs = 0,
+            CalibrationSource = "",
             Sources = CommonSources.SetItems(new Dictionary<string, string>
             {
                 ["ClockHz,PeX,PeY"] = "[S] 1066 MHz, 4×1 PEs (edgetpu.md §1.1)",
@@ -120,11 +143,18 @@ public static class HardwarePresets
         const long core = 32 * 1024, pe = 384 * 1024;
         return Pixel6() with
         {
-            Name = name, Version = 1,
+            Name = name,
+            Version = 1,
             Description = $"Coral Edge TPU ({link}): 4 TOPS, 2 W, ~8 MiB parameter cache, uncached parameters stream from the host (uncalibrated)",
-            ClockHz = 0.5e9, ParamCacheBytes = 8 * 1024 * 1024, OffChipBytesPerSecond = hostBytesPerSecond,
-            TechnologyNm = 28, Energy = EnergyTable.ForTechnology(28, core, pe, offChipPjPerByte: 87.5), PowerBudgetW = 2.0,
-            CalibrationSlope = 1, CalibrationInterceptMs = 0, CalibrationSource = "",
+            ClockHz = 0.5e9,
+            ParamCacheBytes = 8 * 1024 * 1024,
+            OffChipBytesPerSecond = hostBytesPerSecond,
+            TechnologyNm = 28,
+            Energy = EnergyTable.ForTechnology(28, core, pe, offChipPjPerByte: 87.5),
+            PowerBudgetW = 2.0,
+            CalibrationSlope = 1,
+            CalibrationInterceptMs = 0,
+            CalibrationSource = "",
             Sources = CommonSources.SetItems(new Dictionary<string, string>
             {
                 ["ClockHz"] = "[A] ~500 MHz: 4096 MACs/cycle give the datasheet's 4 TOPS [V] (edgetpu.md §1.2)",

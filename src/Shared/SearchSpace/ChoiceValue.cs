@@ -74,4 +74,6 @@ public readonly record struct ChoiceValue
     }
 }
 
+/// <summary>The kinds of value a decision's choices take, named as JSON Schema names them.</summary>
+[System.Diagnostics.CodeAnalysis.SuppressMessage("Naming", "CA1720:Identifier contains type name", Justification = "JSON Schema's name for whole numbers")]
 public enum ChoiceKind { Integer, Real, Text }

@@ -1,11 +1,11 @@
 using NasCluster.Shared.Architecture;
-using Tensor = TorchSharp.torch.Tensor;
-using Padding = NasCluster.Shared.Architecture.Padding;
 using NasCluster.Shared.Util;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 using F = TorchSharp.torch.nn.functional;
+using Padding = NasCluster.Shared.Architecture.Padding;
+using Tensor = TorchSharp.torch.Tensor;
 
 namespace NasCluster.TrainerNode.Torch;
 

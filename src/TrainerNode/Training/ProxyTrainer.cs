@@ -40,8 +40,8 @@ public static class ProxyTrainer
     /// result with the reason; problems of the environment (no dataset) throw <see cref="NasInputException"/>;
     /// cancellation throws <see cref="OperationCanceledException"/>.
     /// </summary>
-    public static ProxyResult Run(Network candidate, TrainingConfig config, ProxyEnvironment environment, CancellationToken cancel = default,
-        IProgress<TrainingProgress>? progress = null, string? saveWeightsTo = null, Action<string>? log = null)
+    public static ProxyResult Run(Network candidate, TrainingConfig config, ProxyEnvironment environment, IProgress<TrainingProgress>? progress = null,
+        string? saveWeightsTo = null, Action<string>? log = null, CancellationToken cancel = default)
     {
         var data = FashionMnist.Load(environment.DataDirectory);
         var teacher = config.DistillationWeight > 0

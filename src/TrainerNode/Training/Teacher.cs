@@ -4,12 +4,12 @@ using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
 using NasCluster.Shared.Architecture;
-using Tensor = TorchSharp.torch.Tensor;
-using Padding = NasCluster.Shared.Architecture.Padding;
 using NasCluster.TrainerNode.Data;
 using NasCluster.TrainerNode.Torch;
 using TorchSharp;
 using static TorchSharp.torch;
+using Padding = NasCluster.Shared.Architecture.Padding;
+using Tensor = TorchSharp.torch.Tensor;
 
 namespace NasCluster.TrainerNode.Training;
 
@@ -39,6 +39,8 @@ public sealed record TeacherArtifacts(string Key, string Directory, Tensor Train
 /// </summary>
 public static class Teacher
 {
+    private static readonly JsonSerializerOptions Indented = new() { WriteIndented = true };
+
     public const int FormatVersion = 1;
 
     private static readonly ConcurrentDictionary<string, Lazy<TeacherArtifacts>> InProcess = new();
@@ -121,7 +123,7 @@ public static class Teacher
             ["steps"] = config.Steps, ["batch_size"] = config.BatchSize, ["learning_rate"] = config.LearningRate, ["seed"] = config.Seed,
             ["test_accuracy"] = testAccuracy, ["validation_accuracy"] = validationAccuracy, ["train_seconds"] = seconds,
             ["created"] = DateTime.UtcNow.ToString("O"), ["host"] = Environment.MachineName, ["pid"] = Environment.ProcessId,
-        }, new JsonSerializerOptions { WriteIndented = true }));
+        }, Indented));
         if (Directory.Exists(target)) Directory.Delete(target, true); // a half-written directory from a crash before rename cannot exist, but be safe
         Directory.Move(temp, target);
         log?.Invoke($"teacher trained in {seconds:0.#} s: test accuracy {testAccuracy:P2}");

@@ -1,8 +1,8 @@
 using System.Diagnostics;
 using System.Text.Json;
+using NasCluster.Coordinator.Cli;
 using NasCluster.Shared.Architecture;
 using NasCluster.Shared.Zoo;
-using NasCluster.Coordinator.Cli;
 
 namespace NasCluster.Coordinator.Tests.Cli;
 

@@ -1,9 +1,9 @@
 using System.Text.Json;
-using NasCluster.Shared.Architecture;
 using NasCluster.Coordinator.Rewards;
 using NasCluster.Coordinator.Search;
 using NasCluster.EvaluatorNode.Cost;
 using NasCluster.EvaluatorNode.Hardware;
+using NasCluster.Shared.Architecture;
 using NasCluster.Shared.SearchSpace;
 using NasCluster.Shared.Util;
 

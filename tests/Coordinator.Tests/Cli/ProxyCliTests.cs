@@ -8,6 +8,7 @@ namespace NasCluster.Coordinator.Tests.Cli;
 /// The proxy command end to end. Distillation needs the five-minute teacher, which the trainer tests
 /// cover; here the command trains without it (--no-distillation) so the command path stays fast.
 /// </summary>
+[Trait("Tier", "slow")]
 public class ProxyCliTests
 {
     [Fact]

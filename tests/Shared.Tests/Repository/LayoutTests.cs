@@ -13,10 +13,10 @@ public sealed class LayoutTests
 
     private static XDocument Project(string path) => XDocument.Load(Path.Combine(Root(), path));
 
-    private static IReadOnlyList<string> ProjectReferences(string path) => Project(path).Descendants("ProjectReference")
+    private static List<string> ProjectReferences(string path) => Project(path).Descendants("ProjectReference")
         .Select(e => Path.GetFileNameWithoutExtension(e.Attribute("Include")!.Value)).Order(StringComparer.Ordinal).ToList();
 
-    private static IReadOnlyList<string> Packages(string path) => Project(path).Descendants("PackageReference")
+    private static List<string> Packages(string path) => Project(path).Descendants("PackageReference")
         .Select(e => e.Attribute("Include")!.Value).Order(StringComparer.Ordinal).ToList();
 
     [Fact]
