@@ -161,7 +161,10 @@ public sealed class ExperimentCliTests
                 ["status", "victim", "--db", file, "--json"],
                 ["list", "--db", file],
                 ["resume", "victim", "--db", file],
+                ["resume", "victim", "--fork", "victim-2", "--db", file],
                 Search(file, "fresh"),
+                ["demo", "--quality", "synthetic", "--db", file],
+                ["coordinator", "--db", file],
             ];
             foreach (var args in commands)
             {

@@ -2,7 +2,6 @@ using Akka.Actor;
 using Akka.Event;
 using Akka.Persistence;
 using NasCluster.Coordinator.Hosting;
-using NasCluster.Coordinator.Rewards;
 using NasCluster.NodeHosting;
 using NasCluster.Shared.Protocol;
 using NasCluster.Shared.SearchSpace;
@@ -26,10 +25,7 @@ namespace NasCluster.Coordinator.Experiments;
 /// </summary>
 public sealed partial class ExperimentActor : ReceivePersistentActor, IWithTimers
 {
-    private sealed class ProgressTick
-    {
-        public static readonly ProgressTick Instance = new();
-    }
+    private sealed record ProgressTick;
 
     private const string ProgressTimer = "progress";
     private static readonly TimeSpan ProgressInterval = TimeSpan.FromMilliseconds(200);
@@ -52,8 +48,6 @@ public sealed partial class ExperimentActor : ReceivePersistentActor, IWithTimer
 
     public override string PersistenceId { get; }
 
-    internal ExperimentState? State => _state;
-
     public ExperimentActor(string name, IActorRef evaluators, DatabaseTarget db)
     {
         _name = name;
@@ -75,7 +69,7 @@ public sealed partial class ExperimentActor : ReceivePersistentActor, IWithTimer
         {
             _watchers.Add(Sender);
             Context.Watch(Sender);
-            Sender.Tell(Progress());
+            Sender.Tell(ExperimentState.Progress(_name, _state));
             if (_state?.Finished == true) Sender.Tell(new ExperimentDone(_name, _state.Completed, _state.Failed));
         });
         Command<StopExperiment>(_ =>
@@ -219,13 +213,13 @@ public sealed partial class ExperimentActor : ReceivePersistentActor, IWithTimer
     private void Notify()
     {
         if (_watchers.Count == 0 || Timers.IsTimerActive(ProgressTimer)) return;
-        Timers.StartSingleTimer(ProgressTimer, ProgressTick.Instance, ProgressInterval);
+        Timers.StartSingleTimer(ProgressTimer, new ProgressTick(), ProgressInterval);
     }
 
     private void SendProgress()
     {
         if (_watchers.Count == 0) return;
-        var p = Progress();
+        var p = ExperimentState.Progress(_name, _state);
         foreach (var w in _watchers) w.Tell(p);
     }
 
@@ -235,14 +229,6 @@ public sealed partial class ExperimentActor : ReceivePersistentActor, IWithTimer
         SendProgress();
         var tally = _state!.Tally();
         foreach (var w in _watchers) w.Tell(new ExperimentDone(_name, tally.Completed, tally.Failed));
-    }
-
-    private ExperimentProgress Progress()
-    {
-        if (_state is null) return new ExperimentProgress(_name, 0, 0, 0, 0, 0, null, 0, 0);
-        var tally = _state.Tally();
-        return new ExperimentProgress(_name, _state.Trials.Count, tally.Completed, tally.Failed, tally.InFlight, tally.Reused, tally.BestReward,
-            _state.Front(CostMetric.LatencyMs).Count, _state.Spec.Trials);
     }
 
     private static long Now() => DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();

@@ -147,6 +147,15 @@ public sealed record ExperimentState(
 
     public IEnumerable<TrialState> Outstanding(WorkKind work) => Trials.Where(t => Needs(t, work));
 
+    /// <summary>What watchers are told: the counts, the best reward and the size of the latency front (zeros before creation).</summary>
+    public static ExperimentProgress Progress(string name, ExperimentState? s)
+    {
+        if (s is null) return new ExperimentProgress(name, 0, 0, 0, 0, 0, null, 0, 0);
+        var tally = s.Tally();
+        return new ExperimentProgress(name, s.Trials.Count, tally.Completed, tally.Failed, tally.InFlight, tally.Reused, tally.BestReward,
+            s.Front(CostMetric.LatencyMs).Count, s.Spec.Trials);
+    }
+
     /// <summary>The best completed trial (the earliest among equals).</summary>
     public (TrialState Trial, double Reward)? Best => Tally() is { BestTrial: { } t, BestReward: { } r } ? (t, r) : null;
 

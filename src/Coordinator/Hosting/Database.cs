@@ -27,10 +27,14 @@ public static class Database
             if (dir is not null) Directory.CreateDirectory(dir);
             using var connection = new SqliteConnection($"Data Source={path};Default Timeout=3;Mode={(create ? "ReadWriteCreate" : "ReadWrite")}");
             connection.Open();
-            using (var schema = connection.CreateCommand())
+            using (var check = connection.CreateCommand())
             {
-                schema.CommandText = "SELECT count(*) FROM sqlite_master;"; // reads the header and the schema: a file that is not SQLite fails here, unchanged
-                schema.ExecuteScalar();
+                // Before anything writes: a file that is not SQLite, or one with damaged pages, fails here unchanged
+                // (quick_check reads every page once: milliseconds for an experiment's journal).
+                check.CommandText = "PRAGMA quick_check(1);";
+                if (check.ExecuteScalar() is string result && result != "ok")
+                    throw new NasInputException(
+                        $"not a NasCluster database, or it is corrupt (quick_check: {string.Join(' ', result.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))})", path);
             }
             using (var wal = connection.CreateCommand())
             {
