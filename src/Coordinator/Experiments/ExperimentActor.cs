@@ -149,10 +149,10 @@ public sealed partial class ExperimentActor : ReceivePersistentActor, IWithTimer
                 Sender.Tell(new ExperimentAccepted(_name, true, done));
                 AnnounceDone();
                 break;
-            case ResumeDecision.Continue c:
+            case ResumeDecision.Continue:
                 if (!TryLock()) return;
-                Sender.Tell(new ExperimentAccepted(_name, true, done));
-                Activate(c.Space);
+                Sender.Tell(new ExperimentAccepted(_name, true, done)); // before the space is parsed: the client waits for this
+                Activate(SearchSpaceLoader.Parse(_state!.Spec.SpaceJson, _state.Spec.SpaceSource));
                 break;
         }
     }

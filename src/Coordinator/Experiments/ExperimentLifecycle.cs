@@ -26,8 +26,8 @@ public abstract record ResumeDecision
     /// <summary>Every trial is accounted for: accepted, and the watchers are told it is done.</summary>
     public sealed record AlreadyFinished : ResumeDecision;
 
-    /// <summary>Recovered and unchanged: run it on this space.</summary>
-    public sealed record Continue(Space Space) : ResumeDecision;
+    /// <summary>Recovered and unchanged: accept, and run it on its own copy of the space.</summary>
+    public sealed record Continue : ResumeDecision;
 }
 
 /// <summary>
@@ -91,7 +91,7 @@ public static class ExperimentLifecycle
             return new ResumeDecision.Refuse($"cannot resume '{name}': {string.Join("; ", check.Differences)}. Its results would not be comparable; " +
                                              $"continue under a new name with `nascluster resume {name} --fork NEW`");
         if (state.Finished) return new ResumeDecision.AlreadyFinished();
-        return new ResumeDecision.Continue(SearchSpaceLoader.Parse(state.Spec.SpaceJson, state.Spec.SpaceSource));
+        return new ResumeDecision.Continue();
     }
 }
 
