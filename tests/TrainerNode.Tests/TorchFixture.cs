@@ -14,11 +14,16 @@ public abstract class TeacherFixture : IDisposable
 {
     public const int Threads = 2;
 
-    protected TeacherFixture(TeacherConfig teacher)
+    private readonly bool _ownsCache;
+
+    /// <param name="teacher">The teacher's configuration.</param>
+    /// <param name="cacheDirectory">A teacher cache someone else owns (and removes), or null for one of this run's own.</param>
+    protected TeacherFixture(TeacherConfig teacher, string? cacheDirectory = null)
     {
         TorchSharp.torch.set_num_threads(Threads);
         Data = FashionMnist.Load();
-        CacheDirectory = Directory.CreateTempSubdirectory("nascluster-teacher-").FullName;
+        _ownsCache = string.IsNullOrEmpty(cacheDirectory);
+        CacheDirectory = _ownsCache ? Directory.CreateTempSubdirectory("nascluster-teacher-").FullName : cacheDirectory!;
         Environment = new ProxyEnvironment { TeacherCacheDirectory = CacheDirectory, Teacher = teacher };
         Teacher = Training.Teacher.GetOrTrain(Data, Environment.Teacher, CacheDirectory);
     }
@@ -33,7 +38,10 @@ public abstract class TeacherFixture : IDisposable
 
     public void Dispose()
     {
-        try { Directory.Delete(CacheDirectory, recursive: true); } catch (IOException) { }
+        if (_ownsCache)
+        {
+            try { Directory.Delete(CacheDirectory, recursive: true); } catch (IOException) { }
+        }
         GC.SuppressFinalize(this);
     }
 }
@@ -44,8 +52,12 @@ public sealed class TorchFixture() : TeacherFixture(Tiny)
     public static readonly TeacherConfig Tiny = new() { Steps = 40, Widths = [8, 16, 32], Seed = 7 };
 }
 
-/// <summary>The teacher the proxy really uses (about five minutes on two cores).</summary>
-public sealed class RealTeacherFixture() : TeacherFixture(new TeacherConfig());
+/// <summary>
+/// The teacher the proxy really uses (about five minutes on two cores). scripts/test.sh starts training it
+/// into a cache directory of its own while the fast tier runs and names it in NASCLUSTER_TEST_TEACHER_CACHE;
+/// the fixture then loads it, or waits on the cache's lock file while it is still being trained.
+/// </summary>
+public sealed class RealTeacherFixture() : TeacherFixture(new TeacherConfig(), System.Environment.GetEnvironmentVariable("NASCLUSTER_TEST_TEACHER_CACHE"));
 
 [CollectionDefinition("torch")]
 public sealed class TorchCollection : ICollectionFixture<TorchFixture>;
