@@ -52,15 +52,6 @@ if [ "$build_rc" -ne 0 ]; then
   exit "$build_rc"
 fi
 
-# The slow tier's real teacher (five minutes of training) starts now, at low priority, into a cache this
-# run owns: the teacher fixture finds it there, or waits on its lock file until it is written.
-teacher_cache="$(mktemp -d)"
-nice -n 10 dotnet src/Coordinator/bin/Debug/net10.0/nascluster.dll proxy mobilenet-edgetpu-v2-tiny --steps 1 --threads 2 \
-  --cache-dir "$teacher_cache" >"$teacher_cache.log" 2>&1 &
-teacher_pid=$!
-trap 'kill "$teacher_pid" 2>/dev/null; wait "$teacher_pid" 2>/dev/null; rm -rf "$teacher_cache" "$teacher_cache.log"' EXIT
-export NASCLUSTER_TEST_TEACHER_CACHE="$teacher_cache"
-
 # ----- fast tier -----
 # The format check runs beside the fast tests (they mostly wait on actors and sockets, it on the compiler).
 format_log="$(mktemp)"
@@ -88,8 +79,6 @@ fi
 # The PostgreSQL cases always run here: a local server is started if none is given, and a missing or
 # unreachable one is a failure (NASCLUSTER_REQUIRE_PG), never a skip.
 export NASCLUSTER_REQUIRE_PG=1
-# The teacher's training now takes its full share (nice is per thread on Linux: every libtorch thread).
-for task in /proc/"$teacher_pid"/task/*; do renice -n 0 -p "${task##*/}" >/dev/null 2>&1; done
 if [ -z "${NASCLUSTER_TEST_PG:-}" ]; then
   NASCLUSTER_TEST_PG="$("$root/scripts/postgres.sh")" || { echo "could not start PostgreSQL"; failed=$((failed + 1)); summary; exit 1; }
   export NASCLUSTER_TEST_PG

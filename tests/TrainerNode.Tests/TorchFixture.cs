@@ -14,16 +14,11 @@ public abstract class TeacherFixture : IDisposable
 {
     public const int Threads = 2;
 
-    private readonly bool _ownsCache;
-
-    /// <param name="teacher">The teacher's configuration.</param>
-    /// <param name="cacheDirectory">A teacher cache someone else owns (and removes), or null for one of this run's own.</param>
-    protected TeacherFixture(TeacherConfig teacher, string? cacheDirectory = null)
+    protected TeacherFixture(TeacherConfig teacher)
     {
         TorchSharp.torch.set_num_threads(Threads);
         Data = FashionMnist.Load();
-        _ownsCache = string.IsNullOrEmpty(cacheDirectory);
-        CacheDirectory = _ownsCache ? Directory.CreateTempSubdirectory("nascluster-teacher-").FullName : cacheDirectory!;
+        CacheDirectory = Directory.CreateTempSubdirectory("nascluster-teacher-").FullName;
         Environment = new ProxyEnvironment { TeacherCacheDirectory = CacheDirectory, Teacher = teacher };
         Teacher = Training.Teacher.GetOrTrain(Data, Environment.Teacher, CacheDirectory);
     }
@@ -38,10 +33,7 @@ public abstract class TeacherFixture : IDisposable
 
     public void Dispose()
     {
-        if (_ownsCache)
-        {
-            try { Directory.Delete(CacheDirectory, recursive: true); } catch (IOException) { }
-        }
+        try { Directory.Delete(CacheDirectory, recursive: true); } catch (IOException) { }
         GC.SuppressFinalize(this);
     }
 }
@@ -52,12 +44,8 @@ public sealed class TorchFixture() : TeacherFixture(Tiny)
     public static readonly TeacherConfig Tiny = new() { Steps = 40, Widths = [8, 16, 32], Seed = 7 };
 }
 
-/// <summary>
-/// The teacher the proxy really uses (about five minutes on two cores). scripts/test.sh starts training it
-/// into a cache directory of its own while the fast tier runs and names it in NASCLUSTER_TEST_TEACHER_CACHE;
-/// the fixture then loads it, or waits on the cache's lock file while it is still being trained.
-/// </summary>
-public sealed class RealTeacherFixture() : TeacherFixture(new TeacherConfig(), System.Environment.GetEnvironmentVariable("NASCLUSTER_TEST_TEACHER_CACHE"));
+/// <summary>The teacher the proxy really uses (about five minutes on two cores).</summary>
+public sealed class RealTeacherFixture() : TeacherFixture(new TeacherConfig());
 
 [CollectionDefinition("torch")]
 public sealed class TorchCollection : ICollectionFixture<TorchFixture>;

@@ -27,6 +27,7 @@ public abstract class TrainerAgentTestKit(ProxyEnvironment environment) : TestKi
             Work = work,
             SyntheticDelay = syntheticDelay ?? TimeSpan.Zero,
             RegistrationInterval = TimeSpan.FromMilliseconds(200),
+            TorchThreads = TeacherFixture.Threads, // an agent sets libtorch's threads for the process: keep the tests' count
         }, (registry ?? CreateTestProbe()).Ref));
 
     protected static string Arch(ulong seed)
