@@ -15,8 +15,6 @@ namespace NasCluster.Coordinator.Experiments;
 /// </summary>
 public static class ExperimentSnapshotCodec
 {
-    public const int CurrentVersion = 2;
-
     public static ExperimentSnapshotV2 ToSnapshot(ExperimentState s) => new(s.Spec, s.ControllerState,
         s.Trials.Select(t => new TrialSnapshot(t.Id, t.Vector, t.Hash, t.ReusedFrom, t.Cost, t.CostNode,
             t.Quality is { } q ? new QualitySnapshot(q.Score, q.Loss, q.WallSeconds, q.StepsPerSecond, q.Worker, q.WeightsPath, q.WeightsSha256) : null,

@@ -47,9 +47,6 @@ public sealed class TrialScheduler
     /// <summary>The trials waiting for a trainer, in the order they will be assigned.</summary>
     public IReadOnlyList<int> Queue => _queue.ToList();
 
-    /// <summary>Trials with an evaluation out, and its attempt.</summary>
-    public IReadOnlyDictionary<int, int> EvaluationsInFlight => _costInFlight;
-
     /// <summary>Trials with a training out: its attempt and agent.</summary>
     public IReadOnlyDictionary<int, (int Attempt, string Agent)> TrainingsInFlight => _qualityInFlight;
 
@@ -133,8 +130,6 @@ public sealed class TrialScheduler
         }
         return trials;
     }
-
-    public bool HasAgent(string agentId) => _agents.ContainsKey(agentId);
 
     // ----- Ending attempts -----
 
