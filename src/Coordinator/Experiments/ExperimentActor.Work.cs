@@ -70,7 +70,7 @@ public sealed partial class ExperimentActor
         var architecture = _architectures.Of(_space!, trial);
         var timeout = TrialScheduler.Timeout(d.Work == WorkKind.Cost ? spec.EvaluationTimeoutMs : spec.TrainingTimeoutMs, d.Attempt);
         if (d.Work == WorkKind.Cost)
-            _evaluators.Tell(new Evaluate(EntityIdOf(spec.HardwareFingerprint, trial.Hash), spec.Hardware, spec.HardwareJson, architecture, spec.Fidelity,
+            _evaluators.Tell(new Evaluate(EntityIdOf(spec.HardwareFingerprint, trial.Hash, spec.Fidelity), spec.Hardware, spec.HardwareJson, architecture, spec.Fidelity,
                 new AttemptId(_name, d.TrialId, d.Attempt)));
         else
             _agents[d.Worker].Tell(new WorkAssignment(_name, d.TrialId, d.Attempt, architecture, spec.QualityMode, spec.ProxySteps, spec.Seed + d.TrialId,

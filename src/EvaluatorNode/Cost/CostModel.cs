@@ -17,13 +17,21 @@ public static class CostModel
     /// </summary>
     public const string Version = "ppe-1";
 
-    public static CostReport Estimate(Network network, HardwareConfig hw, Fidelity fidelity = Fidelity.Analytical, LayerCostCache? cache = null) =>
+    /// <param name="network">The network to price.</param>
+    /// <param name="hw">The accelerator.</param>
+    /// <param name="fidelity">Analytical model or tile-level simulation.</param>
+    /// <param name="cache">Per-layer costs (default: the process-wide cache).</param>
+    /// <param name="cancel">Stops the work between layers (the cost service's clients have deadlines).</param>
+    /// <exception cref="OperationCanceledException"><paramref name="cancel"/> fired.</exception>
+    public static CostReport Estimate(Network network, HardwareConfig hw, Fidelity fidelity = Fidelity.Analytical, LayerCostCache? cache = null,
+        CancellationToken cancel = default) =>
         fidelity == Fidelity.Analytical
-            ? AnalyticalLatencyModel.Estimate(network, hw, cache)
-            : TileSimulator.Estimate(network, hw, cache);
+            ? AnalyticalLatencyModel.Estimate(network, hw, cache, cancel)
+            : TileSimulator.Estimate(network, hw, cache, cancel);
 
     /// <summary>Plans, closed-form times and dynamic energies of every layer, through the per-layer cache.</summary>
-    internal static (LayerCostCache.Entry[] Entries, EdgeTpuCompiler.Placement Placement) Price(Network network, HardwareConfig hw, LayerCostCache? cache)
+    internal static (LayerCostCache.Entry[] Entries, EdgeTpuCompiler.Placement Placement) Price(Network network, HardwareConfig hw, LayerCostCache? cache,
+        CancellationToken cancel = default)
     {
         cache ??= LayerCostCache.Shared;
         var placement = EdgeTpuCompiler.Place(network, hw);
@@ -31,6 +39,7 @@ public static class CostModel
         var entries = new LayerCostCache.Entry[infos.Length];
         for (var i = 0; i < infos.Length; i++)
         {
+            cancel.ThrowIfCancellationRequested();
             var info = infos[i];
             var shapes = info.InputShapes;
             var key = new LayerCostCache.Key(HardwareFingerprint.Of(hw), info.Layer.Op, shapes.Length > 0 ? shapes[0] : default, shapes.Length > 1 ? shapes[1] : default,
@@ -90,9 +99,9 @@ public static class CostModel
 /// </summary>
 public static class AnalyticalLatencyModel
 {
-    public static CostReport Estimate(Network network, HardwareConfig hw, LayerCostCache? cache = null)
+    public static CostReport Estimate(Network network, HardwareConfig hw, LayerCostCache? cache = null, CancellationToken cancel = default)
     {
-        var (entries, placement) = CostModel.Price(network, hw, cache);
+        var (entries, placement) = CostModel.Price(network, hw, cache, cancel);
         var cycles = new double[entries.Length];
         var bounds = new Bound[entries.Length];
         for (var i = 0; i < entries.Length; i++)

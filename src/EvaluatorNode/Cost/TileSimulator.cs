@@ -17,11 +17,11 @@ namespace NasCluster.EvaluatorNode.Cost;
 /// </summary>
 public static class TileSimulator
 {
-    public static CostReport Estimate(Network network, HardwareConfig hw, LayerCostCache? cache = null)
+    public static CostReport Estimate(Network network, HardwareConfig hw, LayerCostCache? cache = null, CancellationToken cancel = default)
     {
-        var (entries, placement) = CostModel.Price(network, hw, cache);
+        var (entries, placement) = CostModel.Price(network, hw, cache, cancel);
         var plans = entries.Select(e => e.Plan).ToArray();
-        var cycles = Simulate(plans, hw);
+        var cycles = Simulate(plans, hw, cancel);
         var bounds = new Bound[entries.Length];
         for (var i = 0; i < bounds.Length; i++) bounds[i] = entries[i].Time.Bound;
         return CostModel.Report(network, hw, Fidelity.Detailed, entries, placement, cycles, bounds);
@@ -50,7 +50,7 @@ public static class TileSimulator
     }
 
     /// <summary>Simulated cycles per layer (layer end minus previous layer end), parallel to <paramref name="plans"/>.</summary>
-    public static double[] Simulate(IReadOnlyList<LayerPlan> plans, HardwareConfig hw)
+    public static double[] Simulate(IReadOnlyList<LayerPlan> plans, HardwareConfig hw, CancellationToken cancel = default)
     {
         var dma = new Resource();
         var bus = new Resource();
@@ -70,6 +70,7 @@ public static class TileSimulator
         Task? previousEnd = null;
         for (var l = 0; l < plans.Count; l++)
         {
+            cancel.ThrowIfCancellationRequested();
             var p = plans[l];
             if (p.Mapping == Mapping.None)
             {
@@ -167,7 +168,7 @@ public static class TileSimulator
             layerEnds[l] = previousEnd = end;
         }
 
-        Run(tasks);
+        Run(tasks, cancel);
 
         var result = new double[plans.Count];
         var last = 0.0;
@@ -181,7 +182,7 @@ public static class TileSimulator
     }
 
     /// <summary>Processes tasks in the order they become ready; a busy resource delays the start.</summary>
-    private static void Run(List<Task> tasks)
+    private static void Run(List<Task> tasks, CancellationToken cancel)
     {
         var ready = new PriorityQueue<Task, (double, int)>();
         var sequence = 0;
@@ -197,7 +198,7 @@ public static class TileSimulator
                 r.FreeAt = start + t.Duration;
             }
             t.End = start + t.Duration;
-            done++;
+            if (++done % 4096 == 0) cancel.ThrowIfCancellationRequested();
             foreach (var d in t.Dependents)
             {
                 if (t.End > d.ReadyAt) d.ReadyAt = t.End;

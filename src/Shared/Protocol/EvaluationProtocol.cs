@@ -19,7 +19,12 @@ public static class EvaluationProtocol
     public const string ShardTypeName = "evaluator";
     public const int NumberOfShards = 100;
 
-    public static string EntityIdOf(string hardwareId, string architectureHash) => $"{hardwareId}/{architectureHash}";
+    /// <summary>
+    /// <c>&lt;hardware fingerprint&gt;/&lt;architecture hash&gt;</c> for the analytical model; the tile-level
+    /// simulation's numbers differ, so its entities are <c>…/detailed</c> (one entity never answers both).
+    /// </summary>
+    public static string EntityIdOf(string hardwareFingerprint, string architectureHash, Fidelity fidelity) =>
+        fidelity == Fidelity.Analytical ? $"{hardwareFingerprint}/{architectureHash}" : $"{hardwareFingerprint}/{architectureHash}/{Kinds.Name(fidelity)}";
 
     /// <summary>
     /// Price a network. <paramref name="HardwareJson"/> is the hardware file's text for custom hardware
@@ -33,6 +38,32 @@ public static class EvaluationProtocol
 
     /// <summary>The architecture cannot be priced (invalid, or it does not map onto the hardware): deterministic, so final.</summary>
     public sealed record EvaluationFailed(string EntityId, AttemptId Attempt, string Reason) : IEvaluationMessage;
+
+    /// <summary>
+    /// Price a network for an outside client of the cost service (<c>nascluster serve --join</c>): the same
+    /// entity as <see cref="Evaluate"/>, answered with the whole report (<see cref="EvaluationReport"/>) —
+    /// with the per-layer breakdown when <paramref name="Layers"/> — or <see cref="ReportFailed"/>.
+    /// </summary>
+    public sealed record EvaluateReport(string EntityId, string Hardware, string? HardwareJson, string ArchitectureJson, Fidelity Fidelity, bool Layers, long RequestId)
+        : IEvaluationMessage, IWithEntityId;
+
+    /// <summary>The answer to <see cref="EvaluateReport"/>; <paramref name="FromMemory"/>: the entity had priced it before.</summary>
+    public sealed record EvaluationReport(string EntityId, long RequestId, CostBreakdown Report, bool FromMemory, string Node, string SimulatorVersion) : IEvaluationMessage;
+
+    /// <summary>The network of an <see cref="EvaluateReport"/> cannot be priced (it does not map onto the hardware).</summary>
+    public sealed record ReportFailed(string EntityId, long RequestId, string Reason) : IEvaluationMessage;
+
+    /// <summary>Everything the cost models report of one network (what <c>estimate --json</c> prints), in wire form.</summary>
+    public sealed record CostBreakdown(string Hardware, Fidelity Fidelity, double LatencyMs, double SimulatedMs, double RuntimeOverheadMs,
+        double EnergyMj, double PowerW, double Utilization, long Params, long Macs, long CachedWeightBytes, long StreamedWeightBytes,
+        long ActivationSpillBytes, IReadOnlyList<LayerBreakdown> Layers)
+    {
+        public CostSummary Summary => new(LatencyMs, SimulatedMs, EnergyMj, PowerW, Utilization, Params, Macs, CachedWeightBytes, StreamedWeightBytes);
+    }
+
+    /// <summary>One layer of a <see cref="CostBreakdown"/>; mapping and bound by their <c>estimate --json</c> names.</summary>
+    public sealed record LayerBreakdown(string Name, string Op, string Mapping, double LatencyMs, double EnergyUj, double Utilization, string Bound,
+        long Macs, long OffChipBytes);
 
     public sealed record CostSummary(double LatencyMs, double SimulatedMs, double EnergyMj, double PowerW, double Utilization,
         long Params, long Macs, long CachedWeightBytes, long StreamedWeightBytes);

@@ -52,6 +52,9 @@ public sealed class NasSerializer(ExtendedActorSystem system) : SerializerWithSt
         [typeof(Evaluate)] = "eval-evaluate-v2",
         [typeof(EvaluationResult)] = "eval-result-v2",
         [typeof(EvaluationFailed)] = "eval-failed-v2",
+        [typeof(EvaluateReport)] = "eval-report-request-v1",
+        [typeof(EvaluationReport)] = "eval-report-v1",
+        [typeof(ReportFailed)] = "eval-report-failed-v1",
         // Training.
         [typeof(GetTrainerStatus)] = "train-get-status-v1",
         [typeof(TrainerStatus)] = "train-status-v2",
