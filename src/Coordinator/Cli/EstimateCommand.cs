@@ -18,8 +18,8 @@ internal static class EstimateCommand
 {
     public static Command Build()
     {
-        var estimate = new Command("estimate", "Estimate latency, energy and power of a zoo model or an arch.json file on an Edge TPU-class accelerator.");
-        var target = new Argument<string>("TARGET") { Description = "A zoo name or an arch.json file (omit with --batch).", Arity = ArgumentArity.ZeroOrOne };
+        var estimate = new Command("estimate", "Estimate latency, energy and power of a zoo model, an arch.json file or an ONNX model on an Edge TPU-class accelerator.");
+        var target = new Argument<string>("TARGET") { Description = "A zoo name, an arch.json file or an ONNX model (.onnx); omit with --batch.", Arity = ArgumentArity.ZeroOrOne };
         var hardware = HardwareOption();
         var fidelity = FidelityOption();
         var resolution = Options.OptionalInt("--resolution", "Input resolution of a zoo model (default: its standard one).");
@@ -129,22 +129,9 @@ internal static class EstimateCommand
         _ => throw new NasInputException($"--fidelity must be 'analytical' or 'detailed' (got '{s}')"),
     };
 
-    public static string BoundName(Bound b) => b switch
-    {
-        Bound.Compute => "compute",
-        Bound.ActivationBandwidth => "activation bandwidth",
-        Bound.WeightLoad => "weight load",
-        Bound.OffChip => "off-chip",
-        _ => "overhead",
-    };
+    public static string BoundName(Bound b) => CostReportWire.Name(b);
 
-    private static string MappingName(Mapping m) => m switch
-    {
-        Mapping.SpatialSplit => "spatial",
-        Mapping.ChannelSplit => "channel",
-        Mapping.Vector => "vector",
-        _ => "-",
-    };
+    private static string MappingName(Mapping m) => CostReportWire.Name(m);
 
     public static void WriteJson(Utf8JsonWriter w, string name, string hash, CostReport r)
     {

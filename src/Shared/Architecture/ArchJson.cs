@@ -171,7 +171,7 @@ public static class ArchJson
             if (!node.TryProp(key, out var v)) return fallback;
             return parse(v.AsString(), out var result) ? result : throw v.Error($"expected one of {choices}, got \"{v.AsString()}\"");
         }
-        ActivationKind Activation() => Enum("activation", ActivationKind.None, OpNames.TryActivation, "none, relu, relu6");
+        ActivationKind Activation() => Enum("activation", ActivationKind.None, OpNames.TryActivation, "none, relu, relu6, sigmoid, hard_sigmoid, hard_swish");
         int[] Ints(string key, int count)
         {
             var items = node.Prop(key).Items();

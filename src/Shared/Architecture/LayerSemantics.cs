@@ -86,11 +86,23 @@ public static class LayerSemantics
                 break;
             }
 
-            case AddOp or MultiplyOp:
+            case AddOp:
                 Arity(2, int.MaxValue);
                 SameShapes();
                 output = inputs[0];
                 break;
+
+            case MultiplyOp:
+            {
+                Arity(2, int.MaxValue);
+                // The widest input is the map; every other is that shape or a 1 x 1 x C gate of it.
+                var map = inputs.MaxBy(s => s.Elements);
+                for (var i = 0; i < inputs.Count; i++)
+                    if (inputs[i] != map && inputs[i] != new TensorShape(1, 1, map.Channels))
+                        Fail($"multiply inputs must have equal shapes or be a 1x1x{map.Channels} per-channel scale of {map}, got {inputs[i]} (input {i})");
+                output = map;
+                break;
+            }
 
             case WeightedAddOp:
                 Arity(2, int.MaxValue);

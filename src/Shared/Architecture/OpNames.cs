@@ -51,6 +51,9 @@ public static class OpNames
         ActivationKind.None => "none",
         ActivationKind.Relu => "relu",
         ActivationKind.Relu6 => "relu6",
+        ActivationKind.Sigmoid => "sigmoid",
+        ActivationKind.HardSigmoid => "hard_sigmoid",
+        ActivationKind.HardSwish => "hard_swish",
         _ => throw new ArgumentOutOfRangeException(nameof(a)),
     };
 
@@ -62,7 +65,7 @@ public static class OpNames
 
     public static string Name(InputKind k) => k == InputKind.Image ? "image" : "tokens";
 
-    public static bool TryActivation(string s, out ActivationKind a) => TryParse(s, ["none", "relu", "relu6"], out a);
+    public static bool TryActivation(string s, out ActivationKind a) => TryParse(s, ["none", "relu", "relu6", "sigmoid", "hard_sigmoid", "hard_swish"], out a);
 
     public static bool TryPadding(string s, out Padding p) => TryParse(s, ["same", "valid"], out p);
 

@@ -1,7 +1,11 @@
 namespace NasCluster.Shared.Architecture;
 
-/// <summary>Activation functions the IR knows. Edge TPU friendly only: no swish, no sigmoid gates.</summary>
-public enum ActivationKind { None, Relu, Relu6 }
+/// <summary>
+/// Activation functions the IR knows. The built-in spaces use only the Edge TPU friendly ones (ReLU,
+/// ReLU6); sigmoid and the hard variants (MobileNetV3, squeeze-and-excitation gates) exist so imported
+/// ONNX models keep their meaning. New kinds are appended: names, not positions, are persisted.
+/// </summary>
+public enum ActivationKind { None, Relu, Relu6, Sigmoid, HardSigmoid, HardSwish }
 
 /// <summary>TF-style padding: <c>Same</c> gives ⌈in/stride⌉ outputs, <c>Valid</c> only full windows.</summary>
 public enum Padding { Same, Valid }
@@ -49,7 +53,10 @@ public sealed record AddOp(ActivationKind Activation = ActivationKind.None) : Op
 /// <summary>BiFPN "fast normalised fusion": Σ wᵢ·xᵢ / (ε + Σ wᵢ) with one learnable weight per input.</summary>
 public sealed record WeightedAddOp(ActivationKind Activation = ActivationKind.None) : Op;
 
-/// <summary>Element-wise product of inputs of equal shape.</summary>
+/// <summary>
+/// Element-wise product of inputs of equal shape, or of a feature map and a 1 × 1 × C per-channel scale
+/// (a squeeze-and-excitation gate), which is broadcast over the map.
+/// </summary>
 public sealed record MultiplyOp : Op;
 
 /// <summary>Concatenation on the channel axis; spatial sizes must match.</summary>

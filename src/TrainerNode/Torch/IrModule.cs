@@ -142,6 +142,9 @@ public sealed class IrModule : nn.Module<Tensor, Tensor>
     {
         ActivationKind.Relu => F.relu(t),
         ActivationKind.Relu6 => F.relu6(t),
+        ActivationKind.Sigmoid => F.sigmoid(t),
+        ActivationKind.HardSigmoid => F.hardsigmoid(t),
+        ActivationKind.HardSwish => F.hardswish(t),
         _ => t,
     };
 

@@ -33,7 +33,8 @@ public sealed class LayoutTests
     [Fact]
     public void The_domain_project_holds_no_actors_and_needs_nothing_of_hosting()
     {
-        Assert.Equal(["Akka", "System.IO.Hashing"], Packages("src/Shared/NasCluster.Shared.csproj")); // Akka: the serializer's base class only
+        // Akka: the serializer's base class only; OnnxSharp (+ its Google.Protobuf): the ONNX schema for Onnx/.
+        Assert.Equal(["Akka", "Google.Protobuf", "OnnxSharp", "System.IO.Hashing"], Packages("src/Shared/NasCluster.Shared.csproj"));
         var actors = typeof(NasCluster.Shared.Protocol.NasSerializer).Assembly.GetTypes().Where(t => typeof(Akka.Actor.ActorBase).IsAssignableFrom(t)).ToList();
         Assert.Empty(actors);
     }
