@@ -17,6 +17,7 @@ public static class CliApp
         root.Add(SpacesCommands.Build());
         root.Add(ArchCommands.Build());
         root.Add(EstimateCommand.Build());
+        root.Add(ServeCommand.Build());
         root.Add(BlocksCommand.Build());
         root.Add(HardwareCommands.Build());
         root.Add(ProxyCommand.Build());
