@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # Installs the Debian packages NasCluster needs, if missing:
 #   install-deps.sh            what the main job needs (dataset-fashion-mnist)
-#   install-deps.sh test       also what the tests need (postgresql, python3)
+#   install-deps.sh test       also what the tests need (postgresql; Debian's Python with torch/torchvision
+#                              to export ONNX models, onnx, grpcio/grpc-tools/optuna as outside clients)
 #   install-deps.sh PACKAGE…   exactly these
 # Needs root (CI runs as root) or passwordless sudo when something is missing; does nothing when all is present.
 set -euo pipefail
 case "${1:-}" in
   "") packages=(dataset-fashion-mnist) ;;
-  test) packages=(dataset-fashion-mnist postgresql python3) ;;   # python3: an outside process holding a database lock
+  test) packages=(dataset-fashion-mnist postgresql python3 python3-torch python3-torchvision python3-onnx python3-grpcio python3-grpc-tools python3-optuna) ;;
   *) packages=("$@") ;;
 esac
 missing=()
