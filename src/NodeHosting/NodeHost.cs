@@ -62,35 +62,17 @@ public static class NodeHost
     /// </summary>
     public static async Task<int> RunUntilStoppedAsync(ActorSystem system, TextWriter log)
     {
-        var stop = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        ConsoleCancelEventHandler onCancel = (_, e) =>
+        using var stop = new StopSignal(); // leave gracefully instead of dying
+        var finished = await Task.WhenAny(stop.Requested, system.WhenTerminated);
+        if (finished == stop.Requested)
         {
-            e.Cancel = true; // leave gracefully instead of dying
-            stop.TrySetResult();
-        };
-        Console.CancelKeyPress += onCancel;
-        using var sigterm = System.Runtime.InteropServices.PosixSignalRegistration.Create(System.Runtime.InteropServices.PosixSignal.SIGTERM, c =>
-        {
-            c.Cancel = true;
-            stop.TrySetResult();
-        });
-        try
-        {
-            var finished = await Task.WhenAny(stop.Task, system.WhenTerminated);
-            if (finished == stop.Task)
-            {
-                log.WriteLine("leaving the cluster…");
-                await CoordinatedShutdown.Get(system).Run(CoordinatedShutdown.ClusterLeavingReason.Instance);
-                log.WriteLine("left");
-                return 0;
-            }
-            log.WriteLine("the node was removed from the cluster (downed or shut down)");
-            return 1;
+            log.WriteLine("leaving the cluster…");
+            await CoordinatedShutdown.Get(system).Run(CoordinatedShutdown.ClusterLeavingReason.Instance);
+            log.WriteLine("left");
+            return 0;
         }
-        finally
-        {
-            Console.CancelKeyPress -= onCancel;
-        }
+        log.WriteLine("the node was removed from the cluster (downed or shut down)");
+        return 1;
     }
 
     private static Exception Innermost(Exception e) => e.InnerException is null ? e : Innermost(e.InnerException);

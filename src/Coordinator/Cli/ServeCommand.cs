@@ -74,26 +74,8 @@ internal static class ServeCommand
 
     private static async Task<int> WaitForStopAsync()
     {
-        var stop = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        ConsoleCancelEventHandler onCancel = (_, e) =>
-        {
-            e.Cancel = true;
-            stop.TrySetResult();
-        };
-        Console.CancelKeyPress += onCancel;
-        using var sigterm = System.Runtime.InteropServices.PosixSignalRegistration.Create(System.Runtime.InteropServices.PosixSignal.SIGTERM, c =>
-        {
-            c.Cancel = true;
-            stop.TrySetResult();
-        });
-        try
-        {
-            await stop.Task;
-            return ExitCodes.Ok;
-        }
-        finally
-        {
-            Console.CancelKeyPress -= onCancel;
-        }
+        using var stop = new StopSignal();
+        await stop.Requested;
+        return ExitCodes.Ok;
     }
 }
