@@ -27,13 +27,23 @@ public sealed partial class CostServiceProcessTests : IDisposable
         }
     }
 
-    private static (int Code, string Out, string Err) Run(string file, params string[] args)
+    private static (int Code, string Out, string Err) Run(string file, params string[] args) => RunWithInput(null, file, args);
+
+    private static (int Code, string Out, string Err) RunWithInput(string? input, string file, params string[] args)
     {
-        var info = new ProcessStartInfo(file) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        var info = new ProcessStartInfo(file)
+        {
+            RedirectStandardInput = input is not null, RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false,
+        };
         foreach (var a in args) info.ArgumentList.Add(a);
         using var p = Process.Start(info)!;
         var stdout = p.StandardOutput.ReadToEndAsync();
         var stderr = p.StandardError.ReadToEndAsync();
+        if (input is not null)
+        {
+            p.StandardInput.Write(input);
+            p.StandardInput.Close();
+        }
         if (!p.WaitForExit(TimeSpan.FromMinutes(3))) p.Kill(entireProcessTree: true);
         return (p.ExitCode, stdout.Result, stderr.Result);
     }
@@ -70,6 +80,29 @@ public sealed partial class CostServiceProcessTests : IDisposable
         var summary = JsonDocument.Parse(study.Out.Split('\n', StringSplitOptions.RemoveEmptyEntries)[^1]).RootElement;
         Assert.Equal(30, summary.GetProperty("trials").GetInt32());
         Assert.InRange(summary.GetProperty("pareto").GetInt32(), 1, 30);
+
+        // bench/optuna_driver.py prices over the service and computes the benchmarks' synthetic quality and
+        // MnasNet reward itself (the formula's one other copy): its numbers must be the pipe's, which uses
+        // SyntheticQuality.Of and RewardFunction.
+        var bench = Path.Combine(_dir, "optuna");
+        var driver = Run("/usr/bin/python3", Path.Combine(RepoRoot, "bench", "optuna_driver.py"), "--target", target, "--space-info", spaceInfo,
+            "--trials", "12", "--seeds", "1", "--samplers", "tpe,nsga2", "--out", bench);
+        Assert.True(driver.Code == 0, driver.Err);
+        var trials = Directory.GetFiles(bench, "optuna-*-seed1.jsonl").Order(StringComparer.Ordinal)
+            .SelectMany(File.ReadAllLines).Select(l => JsonDocument.Parse(l).RootElement).ToList();
+        Assert.Equal(24, trials.Count);
+        var stdin = string.Join('\n', trials.Select(t => t.GetProperty("decisions").GetRawText())) + "\n";
+        var pipe = RunWithInput(stdin, "dotnet", cli, "estimate", "--batch", "--space", "mnv2-edgetpu-classification",
+            "--quality", "synthetic", "--objective", "mnas", "--latency-target-ms", "1.5");
+        Assert.True(pipe.Code == 0, pipe.Err);
+        var expected = pipe.Out.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => JsonDocument.Parse(l).RootElement).ToList();
+        Assert.Equal(trials.Count, expected.Count);
+        foreach (var (got, want) in trials.Zip(expected))
+        {
+            Assert.Equal(want.GetProperty("hash").GetString(), got.GetProperty("hash").GetString());
+            foreach (var field in new[] { "quality", "reward", "latency_ms" })
+                Assert.Equal(want.GetProperty(field).GetDouble(), got.GetProperty(field).GetDouble(), 12);
+        }
 
         Assert.Equal(0, Run("kill", "-TERM", server.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)).Code);
         Assert.Equal(0, await server.WaitForExit(TimeSpan.FromSeconds(30)));

@@ -198,10 +198,21 @@ public sealed partial class CostGrpcService(ICostBackend backend, PricingRequest
             SimulatorVersion = priced.SimulatorVersion,
             Cached = priced.Cached,
         };
+        var ops = request.Network.Layers.ToDictionary(l => l.Name, l => l.Op, StringComparer.Ordinal);
         foreach (var l in r.Layers)
         {
+            var (kernelH, kernelW, stride, groups) = ops.GetValueOrDefault(l.Name) switch
+            {
+                Shared.Architecture.Conv2DOp c => (c.KernelH, c.KernelW, c.Stride, c.Groups),
+                Shared.Architecture.PoolOp p => (p.Kernel, p.Kernel, p.Stride, 0),
+                _ => (0, 0, 0, 0),
+            };
             result.Layers.Add(new Wire.LayerCost
             {
+                KernelH = kernelH,
+                KernelW = kernelW,
+                Stride = stride,
+                Groups = groups,
                 Name = l.Name,
                 Op = l.Op,
                 Mapping = l.Mapping,

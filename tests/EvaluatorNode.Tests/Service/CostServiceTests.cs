@@ -80,6 +80,21 @@ public sealed class CostServiceTests
         Assert.Equal(expected.Layers.Select(l => l.LatencyMs), second.Layers.Select(l => l.LatencyMs));
         Assert.Equal(expected.Layers.Select(l => CostReportWire.Name(l.Bound)), second.Layers.Select(l => Bound(l.Bound)));
         Assert.All(second.Layers, l => Assert.NotEqual(WireBound.Unspecified, l.Bound));
+        // Each layer's geometry is the IR's: the stem a full 3×3 stride-2 conv, a depthwise conv one group per
+        // channel, layers without a kernel zero.
+        var byName = net.Layers.ToDictionary(l => l.Name, l => l.Op);
+        Assert.All(second.Layers, l =>
+        {
+            var geometry = (l.KernelH, l.KernelW, l.Stride, l.Groups);
+            Assert.Equal(byName[l.Name] switch
+            {
+                Conv2DOp c => (c.KernelH, c.KernelW, c.Stride, c.Groups),
+                PoolOp p => (p.Kernel, p.Kernel, p.Stride, 0),
+                _ => (0, 0, 0, 0),
+            }, geometry);
+        });
+        Assert.Equal((3, 3, 2, 1), second.Layers.Where(l => l.Name == "stem").Select(l => (l.KernelH, l.KernelW, l.Stride, l.Groups)).Single());
+        Assert.Contains(second.Layers, l => l.Op == "depthwise" && l.Groups > 1 && l.KernelH == 3);
         Assert.Equal(1, host.InProcess.Computed);
     }
 
