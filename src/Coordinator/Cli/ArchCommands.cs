@@ -36,19 +36,5 @@ internal static class ArchCommands
     }
 
     /// <summary>Writes an arch.json file; an unwritable path is a user error, not a crash.</summary>
-    public static void Save(Network network, string path)
-    {
-        try
-        {
-            var dir = Path.GetDirectoryName(Path.GetFullPath(path));
-            if (dir is not null) Directory.CreateDirectory(dir);
-            var tmp = path + ".tmp";
-            File.WriteAllText(tmp, ArchJson.Write(network));
-            File.Move(tmp, path, overwrite: true);
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException or NotSupportedException)
-        {
-            throw new NasInputException($"cannot write arch.json: {e.Message}", path);
-        }
-    }
+    public static void Save(Network network, string path) => AtomicFile.Write(path, ArchJson.Write(network), "arch.json");
 }

@@ -22,6 +22,7 @@ public static class CliApp
         root.Add(HardwareCommands.Build());
         root.Add(ProxyCommand.Build());
         root.Add(DemoCommand.Build());
+        root.Add(ReportCommand.Build());
         foreach (var c in ExperimentCommands.Build()) root.Add(c);
         return root;
     }

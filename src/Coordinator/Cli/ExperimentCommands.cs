@@ -142,7 +142,7 @@ internal static class ExperimentCommands
         return c;
     }
 
-    private static Option<string> DbOption() => new("--db")
+    internal static Option<string> DbOption() => new("--db")
     {
         Description = $"Experiment database: a SQLite file or postgres://user:password@host:port/database (default {NodeConfig.DefaultDb}; env NASCLUSTER_DB).",
         DefaultValueFactory = _ => Environment.GetEnvironmentVariable("NASCLUSTER_DB") is { Length: > 0 } env ? env : NodeConfig.DefaultDb,

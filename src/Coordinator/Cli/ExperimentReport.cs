@@ -14,12 +14,7 @@ namespace NasCluster.Coordinator.Cli;
 /// </summary>
 internal static class ExperimentReport
 {
-    public static string ConditionName(ExperimentCondition c) => c switch
-    {
-        ExperimentCondition.Running => "running",
-        ExperimentCondition.Finished => "finished",
-        _ => "interrupted",
-    };
+    public static string ConditionName(ExperimentCondition c) => Analysis.ExperimentAnalysis.ConditionName(c);
 
     /// <summary>The status document; <paramref name="trials"/> false leaves out the per-trial list.</summary>
     public static void WriteJson(Utf8JsonWriter w, StoredExperiment x, bool trials = true)

@@ -120,6 +120,26 @@ public static class ExperimentStore
     }
 
     /// <summary>
+    /// Every controller update of an experiment, in order, from the journal's first event (snapshots replace
+    /// the ledger, not the journal, so the whole history is there): what the report draws the controller's
+    /// learning from. Empty for an experiment that has not observed a batch yet.
+    /// </summary>
+    /// <exception cref="NasInputException">Unknown experiment, or the database cannot be opened or read.</exception>
+    public static IReadOnlyList<ControllerUpdated> ControllerSteps(DatabaseTarget db, string name) => Reading(db, () =>
+    {
+        using var connection = Open(db);
+        if (!TableExists(connection, db, "journal")) throw Unknown(db, name);
+        using var cmd = connection.CreateCommand();
+        cmd.CommandText = "SELECT message, manifest FROM journal WHERE persistence_id = @p AND manifest = @m ORDER BY sequence_number";
+        Parameter(cmd, "@p", PersistenceIdOf(name));
+        Parameter(cmd, "@m", NasSerializer.Manifests[typeof(ControllerUpdated)]);
+        var steps = new List<ControllerUpdated>();
+        using var r = cmd.ExecuteReader();
+        while (r.Read()) steps.Add((ControllerUpdated)NasSerializer.FromBytes((byte[])r.GetValue(0), r.GetString(1)));
+        return (IReadOnlyList<ControllerUpdated>)steps;
+    });
+
+    /// <summary>
     /// Runs a read and turns what a damaged database throws — a file that is not SQLite, corrupt pages, a
     /// journal row that does not decode — into one error naming the database. Reads never write, so the
     /// file is left exactly as it was.
