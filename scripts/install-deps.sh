@@ -2,13 +2,14 @@
 # Installs the Debian packages NasCluster needs, if missing:
 #   install-deps.sh            what the main job needs (dataset-fashion-mnist)
 #   install-deps.sh test       also what the tests need (postgresql; Debian's Python with torch/torchvision
-#                              to export ONNX models, onnx, grpcio/grpc-tools/optuna as outside clients)
+#                              to export ONNX models, onnx, grpcio/grpc-tools/optuna as outside clients,
+#                              chromium and chromium-driver for the report and dashboard tests)
 #   install-deps.sh PACKAGE…   exactly these
 # Needs root (CI runs as root) or passwordless sudo when something is missing; does nothing when all is present.
 set -euo pipefail
 case "${1:-}" in
   "") packages=(dataset-fashion-mnist) ;;
-  test) packages=(dataset-fashion-mnist postgresql python3 python3-torch python3-torchvision python3-onnx python3-grpcio python3-grpc-tools python3-optuna) ;;
+  test) packages=(dataset-fashion-mnist postgresql python3 python3-torch python3-torchvision python3-onnx python3-grpcio python3-grpc-tools python3-optuna chromium chromium-driver) ;;
   *) packages=("$@") ;;
 esac
 missing=()

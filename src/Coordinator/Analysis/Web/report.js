@@ -43,8 +43,10 @@
   }
 
   function select(expIndex, trialId) {
+    var switched = expIndex !== state.primary;
     state.primary = expIndex;
     state.selected = trialId;
+    if (switched) { renderAll(); return; } // every single-experiment view follows the selected trial's experiment
     renderSelected();
     highlightRow();
   }
@@ -99,10 +101,11 @@
     state.data.experiments.forEach(function (x, i) {
       var color = COLORS[i % COLORS.length];
       var pts = completed(x).filter(function (t) { return t.reused_from === undefined && t[metric] !== null && t.quality !== null; });
-      series.push({ name: x.name, type: 'scatter', symbolSize: 5, itemStyle: { color: color, opacity: 0.35 }, large: pts.length > 3000,
+      var z = i === state.primary ? 4 : 2;
+      series.push({ name: x.name, type: 'scatter', z: z, symbolSize: 5, itemStyle: { color: color, opacity: 0.35 }, large: pts.length > 3000,
         data: pts.map(function (t) { return { value: [t[metric], t.quality], trial: t.id, exp: i }; }) });
       var front = pts.filter(function (t) { return t[frontKey]; }).sort(function (a, b) { return a[metric] - b[metric]; });
-      series.push({ name: x.name + ' Pareto', type: 'line', step: 'end', symbol: 'diamond', symbolSize: 10, itemStyle: { color: color }, lineStyle: { color: color, width: 2 },
+      series.push({ name: x.name + ' Pareto', type: 'line', z: z + 1, step: 'end', symbol: 'diamond', symbolSize: 10, itemStyle: { color: color }, lineStyle: { color: color, width: 2 },
         data: front.map(function (t) { return { value: [t[metric], t.quality], trial: t.id, exp: i }; }) });
     });
     var c = chart(id);
@@ -121,9 +124,10 @@
     state.data.experiments.forEach(function (x, i) {
       var color = COLORS[i % COLORS.length];
       var done = completed(x);
-      series.push({ name: x.name, type: 'scatter', symbolSize: 4, itemStyle: { color: color, opacity: 0.3 }, large: done.length > 3000,
+      var z = i === state.primary ? 4 : 2;
+      series.push({ name: x.name, type: 'scatter', z: z, symbolSize: 4, itemStyle: { color: color, opacity: 0.3 }, large: done.length > 3000,
         data: done.map(function (t) { return { value: [t.id, t.reward], trial: t.id, exp: i }; }) });
-      series.push({ name: x.name + ' best so far', type: 'line', step: 'end', showSymbol: false, lineStyle: { color: color, width: 2 },
+      series.push({ name: x.name + ' best so far', type: 'line', z: z + 1, step: 'end', showSymbol: false, lineStyle: { color: color, width: 2 },
         data: x.trials.filter(function (t) { return t.best_so_far !== null; }).map(function (t) { return { value: [t.id, t.best_so_far], trial: t.id, exp: i }; }) });
     });
     var c = chart('chart-history');
@@ -387,6 +391,18 @@
     $('footer').textContent = state.data.generated_by || '';
   }
 
+  // A link can name the trial to open: #trial=N, or #experiment=NAME&trial=N.
+  function fromHash(data) {
+    var args = {};
+    (location.hash || '').replace(/^#/, '').split('&').forEach(function (kv) { var p = kv.split('='); if (p[0]) args[p[0]] = decodeURIComponent(p[1] || ''); });
+    if (args.experiment !== undefined) {
+      var i = data.experiments.findIndex(function (x) { return x.name === args.experiment; });
+      if (i >= 0) state.primary = i;
+    }
+    var id = Number(args.trial);
+    if (args.trial !== undefined && Number.isInteger(id) && id >= 0 && id < data.experiments[state.primary].trials.length) state.selected = id;
+  }
+
   function showErrors() {
     if (!window.__reportErrors.length) return;
     var box = $('errors');
@@ -400,7 +416,7 @@
     render: function (data) {
       var keep = state.data && data.experiments[state.primary] && state.data.experiments[state.primary].name === data.experiments[state.primary].name;
       state.data = data;
-      if (!keep) { state.primary = 0; state.selected = null; }
+      if (!keep) { state.primary = 0; state.selected = null; fromHash(data); }
       renderAll();
       showErrors();
       this.ready = true;
