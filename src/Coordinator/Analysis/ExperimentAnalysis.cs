@@ -252,8 +252,7 @@ public static class ExperimentAnalysis
         var best = completed.FirstOrDefault();
         var top = completed.Take(Math.Max(1, completed.Count / 10)).ToList();
         var analyzerApplies = space.Task == "classification" && space.Resolution == 224;
-        IReadOnlyList<BlockMeasurement> rows = analyzerApplies ? BlockAnalyzer.Measure(hw) : [];
-        var rules = analyzerApplies ? BlockAnalyzer.SuggestRules(rows) : [];
+        var (rows, rules) = analyzerApplies ? AnalyzerOf(hw) : ([], []);
         var result = new JsonArray();
         string[] fields = ["type", "kernel", "expansion", "group_size"];
         foreach (var stage in space.Decisions.Where(d => d.Stage is not null).Select(d => d.Stage!.Value).Distinct().Order())
@@ -307,6 +306,16 @@ public static class ExperimentAnalysis
         }
         return result;
     }
+
+    // The analyzer's grid depends only on the hardware: priced once per fingerprint per process (the dashboard redraws often).
+    private static readonly System.Collections.Concurrent.ConcurrentDictionary<string, (IReadOnlyList<BlockMeasurement>, IReadOnlyList<SuggestedRule>)> Analyzed = new();
+
+    private static (IReadOnlyList<BlockMeasurement> Rows, IReadOnlyList<SuggestedRule> Rules) AnalyzerOf(HardwareConfig hw) =>
+        Analyzed.GetOrAdd(HardwareFingerprint.Of(hw), _ =>
+        {
+            var rows = BlockAnalyzer.Measure(hw);
+            return (rows, BlockAnalyzer.SuggestRules(rows));
+        });
 
     private static SortedSet<int> Chosen(ExperimentState s, SortedSet<int> latencyFront, SortedSet<int> energyFront, TrialState? best)
     {

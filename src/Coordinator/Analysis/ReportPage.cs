@@ -30,8 +30,11 @@ public static class ReportPage
         ["experiments"] = new JsonArray(experiments.Select(e => (JsonNode)e).ToArray()),
     };
 
-    /// <summary>Writes the page with <paramref name="data"/> inlined (null: the page waits for data, as the dashboard's does).</summary>
-    public static void Write(TextWriter output, JsonObject? data, string title)
+    /// <summary>
+    /// Writes the page with <paramref name="data"/> inlined, or (the dashboard's page) with no data and the
+    /// name of the experiment it loads from <c>/api/experiments/NAME</c> and follows over <c>/api/events</c>.
+    /// </summary>
+    public static void Write(TextWriter output, JsonObject? data, string title, string? live = null)
     {
         var page = Resource("report.html");
         var json = data is null ? "" : InlineJson(data);
@@ -41,6 +44,7 @@ public static class ReportPage
             ["{{TITLE}}"] = System.Net.WebUtility.HtmlEncode(title),
             ["{{ECHARTS}}"] = Resource("echarts.min.js"),
             ["{{DATA}}"] = json,
+            ["{{LIVE}}"] = live is null ? "" : InlineJson(new JsonObject { ["experiment"] = live }),
             ["{{APP}}"] = Resource("report.js"),
         };
         var at = 0;

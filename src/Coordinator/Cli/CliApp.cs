@@ -23,6 +23,7 @@ public static class CliApp
         root.Add(ProxyCommand.Build());
         root.Add(DemoCommand.Build());
         root.Add(ReportCommand.Build());
+        root.Add(DashboardCommand.Build());
         foreach (var c in ExperimentCommands.Build()) root.Add(c);
         return root;
     }

@@ -49,6 +49,23 @@ public static class ExperimentStore
         return (IReadOnlyList<string>)names;
     });
 
+    /// <summary>
+    /// Each experiment's last journal sequence number: one cheap query that tells a watcher (the dashboard)
+    /// which experiments changed since it last looked. Empty for a database without experiments.
+    /// </summary>
+    /// <exception cref="NasInputException">The database cannot be opened or read.</exception>
+    public static IReadOnlyDictionary<string, long> Versions(DatabaseTarget db) => Reading(db, () =>
+    {
+        using var connection = Open(db);
+        var versions = new Dictionary<string, long>(StringComparer.Ordinal);
+        if (!TableExists(connection, db, "journal")) return (IReadOnlyDictionary<string, long>)versions;
+        using var cmd = connection.CreateCommand();
+        cmd.CommandText = "SELECT persistence_id, MAX(sequence_number) FROM journal WHERE persistence_id LIKE 'experiment-%' GROUP BY persistence_id";
+        using var reader = cmd.ExecuteReader();
+        while (reader.Read()) versions[reader.GetString(0)[Prefix.Length..]] = reader.GetInt64(1);
+        return versions;
+    });
+
     public static bool Exists(DatabaseTarget db, string name) => Reading(db, () =>
     {
         using var connection = Open(db);

@@ -9,6 +9,7 @@ using Microsoft.AspNetCore.Server.Kestrel.Https;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Logging;
+using NasCluster.NodeHosting;
 using NasCluster.Shared.Util;
 
 namespace NasCluster.EvaluatorNode.Service;
@@ -55,7 +56,7 @@ public sealed class CostServer : IAsyncDisposable
     /// <exception cref="NasInputException">Bad options (certificate files, host) or the port cannot be bound.</exception>
     public static async Task<CostServer> StartAsync(CostServerOptions o, ICostBackend backend, TextWriter? log = null)
     {
-        var address = Address(o.Host);
+        var address = ListenAddress.Parse(o.Host);
         var (certificate, clientCa) = LoadCertificates(o);
         var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = [], ContentRootPath = AppContext.BaseDirectory });
         builder.Logging.ClearProviders();
@@ -111,20 +112,6 @@ public sealed class CostServer : IAsyncDisposable
     public Task StopAsync() => _app.StopAsync();
 
     public async ValueTask DisposeAsync() => await _app.DisposeAsync();
-
-    private static IPAddress Address(string host)
-    {
-        if (host == "localhost") return IPAddress.Loopback;
-        if (IPAddress.TryParse(host, out var ip)) return ip;
-        try
-        {
-            return Dns.GetHostAddresses(host).First();
-        }
-        catch (Exception e) when (e is System.Net.Sockets.SocketException or InvalidOperationException)
-        {
-            throw new NasInputException($"--host: cannot resolve '{host}'");
-        }
-    }
 
     private static (X509Certificate2? Certificate, X509Certificate2? ClientCa) LoadCertificates(CostServerOptions o)
     {

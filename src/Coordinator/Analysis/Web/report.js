@@ -432,4 +432,34 @@
   if (inline && inline.textContent.trim().charAt(0) === '{') {
     try { window.NasReport.render(JSON.parse(inline.textContent)); } catch (e) { console.error('report: ' + e.message); showErrors(); }
   }
+
+  // The dashboard's page: load the experiment from the server and reload it whenever its journal grows
+  // (server-sent events); at most one request in flight, and one more if something landed meanwhile.
+  var live = document.getElementById('live-config');
+  if (live && live.textContent.trim().charAt(0) === '{') {
+    var name = JSON.parse(live.textContent).experiment;
+    var loading = false, pending = false;
+    var load = function () {
+      if (loading) { pending = true; return; }
+      loading = true;
+      fetch('/api/experiments/' + encodeURIComponent(name)).then(function (r) {
+        if (!r.ok) return r.json().then(function (e) { throw new Error(e.error || r.statusText); });
+        return r.json();
+      }).then(function (doc) {
+        window.NasReport.render(doc);
+        window.NasReport.version = doc.version;
+        $('live').textContent = 'live · journal event ' + doc.version + ' · ' + new Date().toLocaleTimeString();
+      }).catch(function (e) {
+        $('live').textContent = 'live · ' + e.message;
+      }).then(function () {
+        loading = false;
+        if (pending) { pending = false; load(); }
+      });
+    };
+    load();
+    var events = new EventSource('/api/events');
+    events.addEventListener('changed', function (e) { if (JSON.parse(e.data).name === name) load(); });
+    events.addEventListener('database', function (e) { $('live').textContent = 'live · ' + JSON.parse(e.data).error; });
+    events.onerror = function () { $('live').textContent = 'live · reconnecting…'; };
+  }
 })();
