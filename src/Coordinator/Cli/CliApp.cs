@@ -24,6 +24,7 @@ public static class CliApp
         root.Add(DemoCommand.Build());
         root.Add(ReportCommand.Build());
         root.Add(DashboardCommand.Build());
+        root.Add(ExportCommand.Build());
         foreach (var c in ExperimentCommands.Build()) root.Add(c);
         return root;
     }

@@ -225,6 +225,17 @@ public static class LayerSemantics
         return new LayerInfo(layer, inputs.ToImmutableArray(), output, weights + explicitBias, macs, weights, deviceBias);
     }
 
+    /// <summary>
+    /// TensorFlow "same" padding of one axis: the total ⌈in/stride⌉ outputs need, the extra row or column
+    /// after (bottom / right) when it is odd. The trainer pads and the ONNX exporter writes exactly this.
+    /// </summary>
+    public static (int Before, int After) SamePadding(int input, int kernel, int stride, int dilation)
+    {
+        var outSize = (input + stride - 1) / stride;
+        var total = Math.Max(0, (outSize - 1) * stride + (kernel - 1) * dilation + 1 - input);
+        return (total / 2, total - total / 2);
+    }
+
     /// <summary>Output length of a windowed op along one axis (TF conventions).</summary>
     public static int OutputSize(int input, int kernel, int stride, int dilation, Padding padding)
     {

@@ -151,14 +151,8 @@ public sealed class IrModule : nn.Module<Tensor, Tensor>
     /// <summary>TensorFlow "same" padding as (left, right, top, bottom), or null when none is needed.</summary>
     internal static long[]? SamePadding(int h, int w, int kh, int kw, int stride, int dilation)
     {
-        static (long Before, long After) Axis(int size, int k, int s, int d)
-        {
-            var outSize = (size + s - 1) / s;
-            var total = Math.Max(0, (outSize - 1) * s + (k - 1) * d + 1 - size);
-            return (total / 2, total - total / 2);
-        }
-        var (top, bottom) = Axis(h, kh, stride, dilation);
-        var (left, right) = Axis(w, kw, stride, dilation);
+        var (top, bottom) = LayerSemantics.SamePadding(h, kh, stride, dilation);
+        var (left, right) = LayerSemantics.SamePadding(w, kw, stride, dilation);
         return top + bottom + left + right == 0 ? null : [left, right, top, bottom];
     }
 }
