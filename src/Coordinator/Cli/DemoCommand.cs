@@ -45,7 +45,11 @@ internal static class DemoCommand
                             $"--proxy-steps {request.ProxySteps} --quality {request.Quality} --seed {request.Seed} --db {dbPath}");
             if (request.Quality == "proxy")
                 o.Err.WriteLine("(the first run trains the distillation teacher once, about 5 minutes on two cores; later runs reuse it)");
-            var options = new SessionOptions { Node = NodeConfig.FromEnvironment(new NodeOptions()) with { Db = dbPath, Seeds = [] } };
+            var options = new SessionOptions
+            {
+                Node = NodeConfig.FromEnvironment(new NodeOptions()) with { Db = dbPath, Seeds = [] },
+                WeightsDirectory = ExperimentCommands.DefaultWeightsDirectory(NodeConfig.ParseDb(dbPath)),
+            };
             var code = SearchSession.Run(o, options, new StartExperiment(spec), experiment);
             if (code == ExitCodes.Ok)
             {

@@ -33,7 +33,10 @@ internal static class ExperimentCommands
         public Option<int> Slots { get; } = Options.Int("--slots", "Proxy trainings at once in this process (standalone).", 1);
         public Option<string?> Data { get; } = new("--data") { Description = $"Fashion-MNIST directory (default ${FashionMnist.EnvironmentVariable} or {FashionMnist.DefaultDirectory})." };
         public Option<string?> CacheDir { get; } = new("--cache-dir") { Description = "Teacher cache directory (default ~/.cache/nascluster/teachers)." };
-        public Option<string> Weights { get; } = new("--weights-dir") { Description = "Where trained proxy weights are kept.", DefaultValueFactory = _ => "nascluster-weights" };
+        public Option<string?> Weights { get; } = new("--weights-dir")
+        {
+            Description = "Where trained proxy weights are kept, for Pareto-optimal trials only (default: nascluster-weights beside a SQLite database, else in this directory).",
+        };
         public Option<bool> Detach { get; } = new("--detach") { Description = "With --join: return once the cluster accepted the experiment." };
         public Option<bool> Json { get; } = new("--json") { Description = "End with the status document (as `status --json`) instead of tables." };
 
@@ -55,12 +58,16 @@ internal static class ExperimentCommands
                 JoinTimeout = Node.Timeout(p),
                 Slots = slots,
                 Proxy = new ProxyEnvironment { DataDirectory = p.GetValue(Data), TeacherCacheDirectory = p.GetValue(CacheDir) },
-                WeightsDirectory = p.GetValue(Weights)!,
+                WeightsDirectory = p.GetValue(Weights) ?? DefaultWeightsDirectory(NodeConfig.ParseDb(node.Db)),
                 Detach = p.GetValue(Detach),
                 Json = p.GetValue(Json),
             };
         }
     }
+
+    /// <summary>Proxy weights live beside the experiments' SQLite database, so they move with it (PostgreSQL: this directory).</summary>
+    internal static string DefaultWeightsDirectory(DatabaseTarget db) =>
+        db.IsSqlite && db.SqlitePath is not null ? Path.Combine(Path.GetDirectoryName(Path.GetFullPath(db.SqlitePath))!, "nascluster-weights") : "nascluster-weights";
 
     private static Command Search()
     {

@@ -159,9 +159,28 @@ public sealed partial class ExperimentActor
             _state = _state!.Apply(e);
             _scheduler.Recorded(WorkKind.Quality, r.TrialId);
             sender.Tell(ack); // only now that the result is in the journal
+            PruneWeights();
             AfterResult(r.TrialId);
         });
         AssignTrainings();
+    }
+
+    /// <summary>Deletes this node's kept weights of trials that left both Pareto fronts (their paths stay in the ledger).</summary>
+    private void PruneWeights()
+    {
+        if (_localWeights is null || _state is null) return;
+        foreach (var (_, path) in WeightsRetention.Unneeded(_state, _localWeights))
+        {
+            if (!_pruned.Add(path)) continue;
+            try
+            {
+                File.Delete(path);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                _pruned.Remove(path); // tried again after the next result
+            }
+        }
     }
 
     private void OnWorkRefused(WorkRefused r)

@@ -44,12 +44,18 @@ public sealed partial class ExperimentActor : ReceivePersistentActor, IWithTimer
     private bool _active;
     private long _lastSnapshotSeq;
 
+    // The trainer's weights directory when this node hosts one (standalone runs): kept proxy weights of trials
+    // that fall off both Pareto fronts are deleted from it (WeightsRetention); null: nothing is deleted.
+    private readonly string? _localWeights;
+    private readonly HashSet<string> _pruned = new(StringComparer.Ordinal);
+
     public ITimerScheduler Timers { get; set; } = null!;
 
     public override string PersistenceId { get; }
 
-    public ExperimentActor(string name, IActorRef evaluators, DatabaseTarget db)
+    public ExperimentActor(string name, IActorRef evaluators, DatabaseTarget db, string? localWeightsDirectory = null)
     {
+        _localWeights = localWeightsDirectory;
         _name = name;
         _evaluators = evaluators;
         _db = db;
@@ -96,7 +102,8 @@ public sealed partial class ExperimentActor : ReceivePersistentActor, IWithTimer
         Command<DeleteSnapshotsFailure>(_ => { });
     }
 
-    public static Props Props(string name, IActorRef evaluators, DatabaseTarget db) => Akka.Actor.Props.Create(() => new ExperimentActor(name, evaluators, db));
+    public static Props Props(string name, IActorRef evaluators, DatabaseTarget db, string? localWeightsDirectory = null) =>
+        Akka.Actor.Props.Create(() => new ExperimentActor(name, evaluators, db, localWeightsDirectory));
 
     private void Start(StartExperiment start)
     {

@@ -113,7 +113,9 @@ public static class ModelExport
             throw new NasInputException($"no proxy weights were kept for trial {t.Id} of '{s.Spec.Name}'" +
                                         (s.Spec.QualityMode != QualityMode.Proxy ? " (its quality is synthetic: nothing was trained)" : "") + "; export with fresh weights (omit --weights)");
         if (!File.Exists(q.WeightsPath))
-            throw new NasInputException($"the proxy weights of trial {t.Id} are gone ({q.WeightsPath}; a trainer on another machine keeps them in its --weights-dir)");
+            throw new NasInputException(WeightsRetention.Kept(s, source.Id)
+                ? $"the proxy weights of trial {t.Id} are not here ({q.WeightsPath}; a trainer on another machine keeps them in its --weights-dir)"
+                : $"no proxy weights were kept for trial {t.Id}: weights are kept for Pareto-optimal trials only; export it with fresh weights (omit --weights)");
         if (q.WeightsSha256 is not null && Sha256(q.WeightsPath) != q.WeightsSha256)
             throw new NasInputException($"the proxy weights of trial {t.Id} changed since training ({q.WeightsPath}: SHA-256 differs from the journal's)");
         return new TrialPlan(t, source, full, ProxyScaling.Scale(full), q.WeightsPath);

@@ -1,0 +1,29 @@
+using System.Globalization;
+using NasCluster.Coordinator.Rewards;
+
+namespace NasCluster.Coordinator.Experiments;
+
+/// <summary>
+/// Which kept proxy weights an experiment no longer needs: those of trials on neither Pareto front (quality
+/// against latency, against energy). Fronts of a growing set only tighten — a dominated trial stays
+/// dominated — so deleting them is final and safe, and the weights on disk stay bounded by the fronts'
+/// size rather than the trial count. Only files under the node's own weights directory are named: a
+/// coordinator never deletes what a trainer on another machine keeps.
+/// </summary>
+public static class WeightsRetention
+{
+    public static IReadOnlyList<(int Trial, string Path)> Unneeded(ExperimentState s, string ownDirectory)
+    {
+        var root = Path.GetFullPath(ownDirectory).TrimEnd(Path.DirectorySeparatorChar) + Path.DirectorySeparatorChar;
+        var keep = s.Front(CostMetric.LatencyMs).Points.Concat(s.Front(CostMetric.EnergyMj).Points)
+            .Select(p => int.Parse(p.Id, CultureInfo.InvariantCulture)).ToHashSet();
+        return s.Trials
+            .Where(t => t.Quality?.WeightsPath is { } path && path.StartsWith(root, StringComparison.Ordinal) && !keep.Contains(t.Id) && s.Measurement(t) is not null)
+            .Select(t => (t.Id, t.Quality!.WeightsPath!))
+            .ToList();
+    }
+
+    /// <summary>Whether a trial is on either front (its weights are kept).</summary>
+    public static bool Kept(ExperimentState s, int trial) =>
+        s.Front(CostMetric.LatencyMs).Points.Concat(s.Front(CostMetric.EnergyMj).Points).Any(p => p.Id == trial.ToString(CultureInfo.InvariantCulture));
+}
