@@ -11,6 +11,7 @@ try
         "search" => SearchBench.Run(args.Skip(1).ToArray()),
         "cluster" => ClusterBench.Run(args.Skip(1).ToArray()),
         "service" => ServiceBench.Run(args.Skip(1).ToArray()),
+        "analysis" => AnalysisBench.Run(args.Skip(1).ToArray()),
         _ => Usage(),
     };
 }
@@ -22,6 +23,6 @@ catch (BenchArgumentException e)
 
 static int Usage()
 {
-    Console.Error.WriteLine("usage: dotnet run -c Release --project bench/NasCluster.Bench -- ir|ppe [--seconds S] | proxy [--candidates N] [--steps S] [--batch B] [--factor F] [--reference-steps R] [--seed K] [--reference-seeds R] [--proxy-seeds P] [--threads T] [--runs FILE] [--list] | proxy-noise [--candidates N] [--seed K] [--steps S] [--batch B] [--lr L] [--warmup F] [--clip C] [--ema D] [--width W] [--threads T] | search [--trials N] [--seeds K] [--batch B] [--latency-target-ms T] [--optuna DIR] | cluster [overhead|processes|scaling|resume] [--trials N] [--scaling-trials N] [--delay-ms D] | service [--n N] [--python PATH]");
+    Console.Error.WriteLine("usage: dotnet run -c Release --project bench/NasCluster.Bench -- ir|ppe [--seconds S] | proxy [--candidates N] [--steps S] [--batch B] [--factor F] [--reference-steps R] [--seed K] [--reference-seeds R] [--proxy-seeds P] [--threads T] [--runs FILE] [--list] | proxy-noise [--candidates N] [--seed K] [--steps S] [--batch B] [--lr L] [--warmup F] [--clip C] [--ema D] [--width W] [--threads T] | search [--trials N] [--seeds K] [--batch B] [--latency-target-ms T] [--optuna DIR] | cluster [overhead|processes|scaling|resume] [--trials N] [--scaling-trials N] [--delay-ms D] | service [--n N] [--python PATH] | analysis [--trials N] [--runs R] [--live-seconds S] [--db FILE]");
     return 2;
 }

@@ -424,6 +424,7 @@
     },
     select: select,
     charts: state.charts,
+    renders: [],
   };
   $('table-filter').addEventListener('input', renderTable);
   $('table-pareto').addEventListener('change', renderTable);
@@ -448,6 +449,8 @@
       }).then(function (doc) {
         window.NasReport.render(doc);
         window.NasReport.version = doc.version;
+        // When each journal version was drawn (bench/README.md's dashboard latency reads this).
+        window.NasReport.renders.push({ at: Date.now(), version: doc.version });
         $('live').textContent = 'live · journal event ' + doc.version + ' · ' + new Date().toLocaleTimeString();
       }).catch(function (e) {
         $('live').textContent = 'live · ' + e.message;
