@@ -11,12 +11,7 @@ namespace NasCluster.Cluster.Tests;
 /// </summary>
 public sealed class ExperimentCliTests
 {
-    private static (int Code, string Out, string Err) Cli(params string[] args)
-    {
-        var (o, e) = (new StringWriter(), new StringWriter());
-        var code = CliApp.Run(args, o, e);
-        return (code, o.ToString(), e.ToString());
-    }
+    private static (int Code, string Out, string Err) Cli(params string[] args) => InProcessCli.Run(args);
 
     private static string[] Search(string db, string name, string space = "mnv2-edgetpu-classification", int trials = 8) =>
         ["search", "--space", space, "--name", name, "--trials", trials.ToString(), "--batch", "4", "--quality", "synthetic", "--db", db];

@@ -66,6 +66,33 @@ public sealed class TrainerAgentTests() : TrainerAgentTestKit(new ProxyEnvironme
     }
 
     [Fact]
+    public void Released_weights_are_deleted_only_inside_the_agents_own_weights_directory()
+    {
+        var root = Directory.CreateTempSubdirectory("nascluster-release-").FullName;
+        try
+        {
+            var mine = Path.Combine(root, "w", "exp", "trial1.bin");
+            var other = Path.Combine(root, "elsewhere.bin");
+            Directory.CreateDirectory(Path.GetDirectoryName(mine)!);
+            File.WriteAllText(mine, "weights");
+            File.WriteAllText(other, "not the agent's");
+            Assert.True(TrainerAgent.Owns(Path.Combine(root, "w"), mine));
+            Assert.False(TrainerAgent.Owns(Path.Combine(root, "w"), Path.Combine(root, "w", "..", "elsewhere.bin")));
+            Assert.False(TrainerAgent.Owns(Path.Combine(root, "w"), Path.Combine(root, "wx", "a.bin")));
+
+            var agent = Agent(1, weights: Path.Combine(root, "w"));
+            agent.Tell(new ReleaseWeights("exp", [mine, other, Path.Combine(root, "w", "..", "elsewhere.bin")]));
+            Status(agent); // processed in order: the release is done once the status comes back
+            Assert.False(File.Exists(mine));
+            Assert.True(File.Exists(other));
+        }
+        finally
+        {
+            Directory.Delete(root, recursive: true);
+        }
+    }
+
+    [Fact]
     public void Beyond_its_slots_an_assignment_is_refused_and_the_mailbox_answers_while_it_trains()
     {
         var agent = Agent(1, syntheticDelay: TimeSpan.FromMinutes(10));

@@ -159,27 +159,25 @@ public sealed partial class ExperimentActor
             _state = _state!.Apply(e);
             _scheduler.Recorded(WorkKind.Quality, r.TrialId);
             sender.Tell(ack); // only now that the result is in the journal
-            PruneWeights();
+            ReleaseWeights();
             AfterResult(r.TrialId);
         });
         AssignTrainings();
     }
 
-    /// <summary>Deletes this node's kept weights of trials that left both Pareto fronts (their paths stay in the ledger).</summary>
-    private void PruneWeights()
+    /// <summary>
+    /// Asks the agents that kept weights of trials which left both Pareto fronts to delete them (their paths
+    /// stay in the ledger). An agent not connected now is asked again after a later result if it returns.
+    /// </summary>
+    private void ReleaseWeights()
     {
-        if (_localWeights is null || _state is null) return;
-        foreach (var (_, path) in WeightsRetention.Unneeded(_state, _localWeights))
+        if (_state is null || _state.Spec.QualityMode != QualityMode.Proxy) return;
+        foreach (var group in WeightsRetention.Unneeded(_state).Where(u => !_released.Contains(u.Path)).GroupBy(u => u.Worker))
         {
-            if (!_pruned.Add(path)) continue;
-            try
-            {
-                File.Delete(path);
-            }
-            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-            {
-                _pruned.Remove(path); // tried again after the next result
-            }
+            if (!_agents.TryGetValue(group.Key, out var agent)) continue;
+            var paths = group.Select(u => u.Path).ToList();
+            agent.Tell(new ReleaseWeights(_name, paths));
+            _released.UnionWith(paths);
         }
     }
 

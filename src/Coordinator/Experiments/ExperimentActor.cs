@@ -44,18 +44,15 @@ public sealed partial class ExperimentActor : ReceivePersistentActor, IWithTimer
     private bool _active;
     private long _lastSnapshotSeq;
 
-    // The trainer's weights directory when this node hosts one (standalone runs): kept proxy weights of trials
-    // that fall off both Pareto fronts are deleted from it (WeightsRetention); null: nothing is deleted.
-    private readonly string? _localWeights;
-    private readonly HashSet<string> _pruned = new(StringComparer.Ordinal);
+    // Kept weights files whose release was sent to the agent that wrote them (WeightsRetention).
+    private readonly HashSet<string> _released = new(StringComparer.Ordinal);
 
     public ITimerScheduler Timers { get; set; } = null!;
 
     public override string PersistenceId { get; }
 
-    public ExperimentActor(string name, IActorRef evaluators, DatabaseTarget db, string? localWeightsDirectory = null)
+    public ExperimentActor(string name, IActorRef evaluators, DatabaseTarget db)
     {
-        _localWeights = localWeightsDirectory;
         _name = name;
         _evaluators = evaluators;
         _db = db;
@@ -102,8 +99,7 @@ public sealed partial class ExperimentActor : ReceivePersistentActor, IWithTimer
         Command<DeleteSnapshotsFailure>(_ => { });
     }
 
-    public static Props Props(string name, IActorRef evaluators, DatabaseTarget db, string? localWeightsDirectory = null) =>
-        Akka.Actor.Props.Create(() => new ExperimentActor(name, evaluators, db, localWeightsDirectory));
+    public static Props Props(string name, IActorRef evaluators, DatabaseTarget db) => Akka.Actor.Props.Create(() => new ExperimentActor(name, evaluators, db));
 
     private void Start(StartExperiment start)
     {

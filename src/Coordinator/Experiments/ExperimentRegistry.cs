@@ -24,16 +24,12 @@ public sealed class ExperimentRegistry : ReceiveActor, IWithTimers
     private readonly Dictionary<string, HashSet<IActorRef>> _watchers = new(StringComparer.Ordinal);
     private readonly ILoggingAdapter _log = Context.GetLogger();
 
-    /// <summary>This node's trainer weights directory, handed to experiments so they can prune it (null: none here).</summary>
-    private readonly string? _localWeights;
-
     public ITimerScheduler Timers { get; set; } = null!;
 
-    public ExperimentRegistry(IActorRef evaluators, DatabaseTarget db, string? localWeightsDirectory = null)
+    public ExperimentRegistry(IActorRef evaluators, DatabaseTarget db)
     {
         _evaluators = evaluators;
         _db = db;
-        _localWeights = localWeightsDirectory;
         Receive<StartExperiment>(s =>
         {
             var child = Child(s.Spec.Name);
@@ -91,13 +87,12 @@ public sealed class ExperimentRegistry : ReceiveActor, IWithTimers
         Receive<ExperimentDone>(d => _running.Remove(d.Name));
     }
 
-    public static Props Props(IActorRef evaluators, DatabaseTarget db, string? localWeightsDirectory = null) =>
-        Akka.Actor.Props.Create(() => new ExperimentRegistry(evaluators, db, localWeightsDirectory));
+    public static Props Props(IActorRef evaluators, DatabaseTarget db) => Akka.Actor.Props.Create(() => new ExperimentRegistry(evaluators, db));
 
     private IActorRef Child(string name)
     {
         if (_children.TryGetValue(name, out var existing)) return existing;
-        var child = Context.ActorOf(ExperimentActor.Props(name, _evaluators, _db, _localWeights), Uri.EscapeDataString(name));
+        var child = Context.ActorOf(ExperimentActor.Props(name, _evaluators, _db), Uri.EscapeDataString(name));
         Context.Watch(child);
         _children[name] = child;
         child.Tell(new WatchExperiment(name), Self); // to learn when it is done

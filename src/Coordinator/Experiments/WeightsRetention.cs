@@ -7,19 +7,18 @@ namespace NasCluster.Coordinator.Experiments;
 /// Which kept proxy weights an experiment no longer needs: those of trials on neither Pareto front (quality
 /// against latency, against energy). Fronts of a growing set only tighten — a dominated trial stays
 /// dominated — so deleting them is final and safe, and the weights on disk stay bounded by the fronts'
-/// size rather than the trial count. Only files under the node's own weights directory are named: a
-/// coordinator never deletes what a trainer on another machine keeps.
+/// size rather than the trial count. The experiment asks the agent that trained each of them to delete the
+/// file (<c>ReleaseWeights</c>); an agent deletes only inside its own weights directory.
 /// </summary>
 public static class WeightsRetention
 {
-    public static IReadOnlyList<(int Trial, string Path)> Unneeded(ExperimentState s, string ownDirectory)
+    public static IReadOnlyList<(int Trial, string Worker, string Path)> Unneeded(ExperimentState s)
     {
-        var root = Path.GetFullPath(ownDirectory).TrimEnd(Path.DirectorySeparatorChar) + Path.DirectorySeparatorChar;
         var keep = s.Front(CostMetric.LatencyMs).Points.Concat(s.Front(CostMetric.EnergyMj).Points)
             .Select(p => int.Parse(p.Id, CultureInfo.InvariantCulture)).ToHashSet();
         return s.Trials
-            .Where(t => t.Quality?.WeightsPath is { } path && path.StartsWith(root, StringComparison.Ordinal) && !keep.Contains(t.Id) && s.Measurement(t) is not null)
-            .Select(t => (t.Id, t.Quality!.WeightsPath!))
+            .Where(t => t.Quality?.WeightsPath is not null && !keep.Contains(t.Id) && s.Measurement(t) is not null)
+            .Select(t => (t.Id, t.Quality!.Worker, t.Quality.WeightsPath!))
             .ToList();
     }
 

@@ -54,7 +54,7 @@ public sealed class ClusterNode : IAsyncDisposable
                 ? await EvaluatorRegion.StartAsync(system, costCache, pricer)
                 : await EvaluatorRegion.StartProxyAsync(system);
             if (roles.Contains("coordinator"))
-                system.ActorOf(ClusterSingletonManager.Props(ExperimentRegistry.Props(evaluators, db, roles.Contains("trainer") ? trainer?.WeightsDirectory : null), PoisonPill.Instance,
+                system.ActorOf(ClusterSingletonManager.Props(ExperimentRegistry.Props(evaluators, db), PoisonPill.Instance,
                     ClusterSingletonManagerSettings.Create(system).WithRole("coordinator")), ExperimentProtocol.RegistryName);
             var registry = NodeHost.RegistryProxy(system);
             IActorRef? agent = null;

@@ -62,6 +62,7 @@ public sealed class NasSerializer(ExtendedActorSystem system) : SerializerWithSt
         [typeof(WorkRefused)] = "train-refused-v1",
         [typeof(WorkResult)] = "train-result-v1",
         [typeof(WorkAck)] = "train-ack-v1",
+        [typeof(ReleaseWeights)] = "train-release-weights-v1",
     };
 
     private static readonly Dictionary<string, Type> Types = Manifests.ToDictionary(kv => kv.Value, kv => kv.Key);

@@ -35,6 +35,12 @@ public static class TrainingProtocol
     /// <summary>The result is recorded (or was a late or duplicate one and was dropped): the agent may forget it.</summary>
     public sealed record WorkAck(string Experiment, int TrialId, int Attempt) : ITrainingMessage;
 
+    /// <summary>
+    /// The experiment no longer needs these kept weights files (their trials left both Pareto fronts): the
+    /// agent that wrote them deletes them, if they are in its own weights directory.
+    /// </summary>
+    public sealed record ReleaseWeights(string Experiment, IReadOnlyList<string> Paths) : ITrainingMessage;
+
     /// <summary>A proxy training's result as it travels: score (validation accuracy), loss, speed, and the weights file if kept.</summary>
     public sealed record ProxyOutcome(
         bool Succeeded,

@@ -62,6 +62,14 @@ public sealed class TrainerAgent : ReceiveActor, IWithTimers
 
     public ITimerScheduler Timers { get; set; } = null!;
 
+    /// <summary>Whether <paramref name="path"/> lies inside the agent's weights directory: the only files a release may delete.</summary>
+    internal static bool Owns(string weightsDirectory, string path)
+    {
+        var root = Path.GetFullPath(weightsDirectory).TrimEnd(Path.DirectorySeparatorChar) + Path.DirectorySeparatorChar;
+        var full = Path.GetFullPath(path);
+        return full.StartsWith(root, StringComparison.Ordinal); // GetFullPath has resolved any ".."
+    }
+
     public TrainerAgent(TrainerAgentSettings settings, IActorRef registry)
     {
         if (settings.Slots < 1) throw new ArgumentOutOfRangeException(nameof(settings), "a trainer needs at least one slot");
@@ -75,6 +83,21 @@ public sealed class TrainerAgent : ReceiveActor, IWithTimers
             if (_running.TryGetValue((x.Experiment, x.TrialId), out var job) && job.Attempt == x.Attempt) job.Cancel.Cancel();
         });
         Receive<WorkAck>(a => _kept.Remove((a.Experiment, a.TrialId)));
+        Receive<ReleaseWeights>(r =>
+        {
+            foreach (var path in r.Paths.Where(p => Owns(_settings.WeightsDirectory, p)))
+            {
+                try
+                {
+                    File.Delete(path);
+                }
+                catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+                {
+                    // Kept, and said so; the disk bound is a courtesy, not a correctness rule.
+                    Context.GetLogger().Warning("could not delete released weights {0}: {1}", path, e.Message);
+                }
+            }
+        });
         Receive<Terminated>(t => ExperimentGone(t.ActorRef));
         Receive<GetTrainerStatus>(_ => Sender.Tell(new TrainerStatus(_settings.Slots,
             _running.Keys.Select(k => $"{k.Experiment}#{k.Trial}").Order(StringComparer.Ordinal).ToList(), _completed, _failed, _kept.Count)));

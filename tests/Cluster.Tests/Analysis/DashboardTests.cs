@@ -16,12 +16,7 @@ namespace NasCluster.Cluster.Tests.Analysis;
 /// </summary>
 public sealed class DashboardTests
 {
-    private static (int Code, string Out, string Err) Cli(params string[] args)
-    {
-        var (o, e) = (new StringWriter(), new StringWriter());
-        var code = CliApp.Run(args, o, e);
-        return (code, o.ToString(), e.ToString());
-    }
+    private static (int Code, string Out, string Err) Cli(params string[] args) => InProcessCli.Run(args);
 
     private static void Search(string db, string name, int trials = 12)
     {

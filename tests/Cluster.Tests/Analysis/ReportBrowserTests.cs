@@ -19,12 +19,7 @@ public sealed class ReportBrowserTests : IDisposable
 
     public void Dispose() => _db.Dispose();
 
-    private static (int Code, string Out, string Err) Cli(params string[] args)
-    {
-        var (o, e) = (new StringWriter(), new StringWriter());
-        var code = CliApp.Run(args, o, e);
-        return (code, o.ToString(), e.ToString());
-    }
+    private static (int Code, string Out, string Err) Cli(params string[] args) => InProcessCli.Run(args);
 
     private void Search(string name, string controller, int trials, int batch)
     {

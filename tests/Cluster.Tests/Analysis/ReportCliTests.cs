@@ -14,12 +14,7 @@ namespace NasCluster.Cluster.Tests.Analysis;
 /// </summary>
 public sealed partial class ReportCliTests
 {
-    private static (int Code, string Out, string Err) Cli(params string[] args)
-    {
-        var (o, e) = (new StringWriter(), new StringWriter());
-        var code = CliApp.Run(args, o, e);
-        return (code, o.ToString(), e.ToString());
-    }
+    private static (int Code, string Out, string Err) Cli(params string[] args) => InProcessCli.Run(args);
 
     private static void Search(string db, string name, string controller = "reinforce", int trials = 24, int batch = 6)
     {
@@ -184,11 +179,7 @@ public sealed partial class ReportCliTests
         ];
         foreach (var args in cases)
         {
-            var r = Cli(args);
-            var what = $"{string.Join(' ', args)}: exit {r.Code}, stderr: {r.Err}";
-            Assert.True(r.Code == ExitCodes.BadInput, what);
-            Assert.Single(r.Err.Split('\n', StringSplitOptions.RemoveEmptyEntries), l => l.StartsWith("error: ", StringComparison.Ordinal));
-            Assert.DoesNotContain("Exception", r.Err);
+            InProcessCli.AssertBadInput(Cli(args), string.Join(' ', args));
         }
         Assert.Equal(before.Append(blocker).Order(), Directory.GetFiles(db.Directory).Order());
         Assert.Empty(Directory.GetFiles(db.Directory, "*.tmp", SearchOption.AllDirectories));

@@ -26,12 +26,7 @@ public sealed class ExportTests : IDisposable
 
     public void Dispose() => Directory.Delete(_dir, recursive: true);
 
-    private static (int Code, string Out, string Err) Cli(params string[] args)
-    {
-        var (o, e) = (new StringWriter(), new StringWriter());
-        var code = CliApp.Run(args, o, e);
-        return (code, o.ToString(), e.ToString());
-    }
+    private static (int Code, string Out, string Err) Cli(params string[] args) => InProcessCli.Run(args);
 
     /// <summary>
     /// Every op the exporter writes, with odd sizes so "same" padding is asymmetric. With
@@ -208,11 +203,7 @@ public sealed class ExportTests : IDisposable
         ];
         foreach (var args in cases)
         {
-            var r = Cli(args);
-            var what = $"{string.Join(' ', args)}: exit {r.Code}, stderr: {r.Err}";
-            Assert.True(r.Code == ExitCodes.BadInput, what);
-            Assert.Single(r.Err.Split('\n', StringSplitOptions.RemoveEmptyEntries), l => l.StartsWith("error: ", StringComparison.Ordinal));
-            Assert.DoesNotContain("Exception", r.Err);
+            InProcessCli.AssertBadInput(Cli(args), string.Join(' ', args));
         }
         Assert.Contains("no proxy weights were kept", Cli("export", "exp", "--weights", "proxy", "--db", db).Err);
         Assert.Equal(before, Directory.GetFileSystemEntries(_dir, "*", SearchOption.AllDirectories).Order().ToList());

@@ -27,12 +27,7 @@ public sealed class ProxyWeightsExportTests : IDisposable
 
     public void Dispose() => Directory.Delete(_dir, recursive: true);
 
-    private static (int Code, string Out, string Err) Cli(params string[] args)
-    {
-        var (o, e) = (new StringWriter(), new StringWriter());
-        var code = CliApp.Run(args, o, e);
-        return (code, o.ToString(), e.ToString());
-    }
+    private static (int Code, string Out, string Err) Cli(params string[] args) => InProcessCli.Run(args);
 
     [Fact]
     public async Task Only_pareto_optimal_weights_are_kept_and_they_export_to_onnx_that_runs_like_the_trained_module()
@@ -50,6 +45,10 @@ public sealed class ProxyWeightsExportTests : IDisposable
         {
             var done = await Nodes.StartSearch(node, spec);
             await done.WaitAsync(TimeSpan.FromMinutes(5));
+            // Releases travel as messages to the agent: wait (no fixed sleep) until every released file is gone.
+            var ledger = ExperimentStore.Load(NodeConfig.ParseDb(db), "proxy").State;
+            await Nodes.Until(() => ledger.Trials.All(t => t.Quality?.WeightsPath is not { } p || WeightsRetention.Kept(ledger, t.Id) == File.Exists(p)),
+                TimeSpan.FromSeconds(30), "the weights of dominated trials released");
         }
 
         var x = ExperimentStore.Load(NodeConfig.ParseDb(db), "proxy");
