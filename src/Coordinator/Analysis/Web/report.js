@@ -87,12 +87,15 @@
 
   // ----- fronts and history (all experiments overlaid) -----
 
+  // Tooltips are HTML: everything from the data (names, choices from a user's space file) is escaped.
+  function esc(v) { return String(v).replace(/[&<>"']/g, function (c) { return '&#' + c.charCodeAt(0) + ';'; }); }
+
   function tooltip(x, t) {
     var d = decisionsOf(x, t);
-    var lines = ['<b>' + x.name + ' · trial ' + t.id + '</b>', 'hash ' + t.hash.slice(0, 16), 'reward ' + fmt(t.reward) + ' · quality ' + fmt(t.quality),
+    var lines = ['<b>' + esc(x.name) + ' · trial ' + t.id + '</b>', 'hash ' + esc(t.hash.slice(0, 16)), 'reward ' + fmt(t.reward) + ' · quality ' + fmt(t.quality),
       'latency ' + fmt(t.latency_ms, 3) + ' ms · energy ' + fmt(t.energy_mj, 3) + ' mJ'];
     var names = Object.keys(d);
-    lines.push(names.slice(0, 12).map(function (n) { return n + '=' + d[n]; }).join(', ') + (names.length > 12 ? ', … (' + names.length + ' decisions)' : ''));
+    lines.push(names.slice(0, 12).map(function (n) { return esc(n) + '=' + esc(d[n]); }).join(', ') + (names.length > 12 ? ', … (' + names.length + ' decisions)' : ''));
     return lines.join('<br>');
   }
 
