@@ -84,8 +84,7 @@ public static class ExperimentAnalysis
         _ => "interrupted",
     };
 
-    private static SortedSet<int> FrontIds(ExperimentState s, CostMetric metric) =>
-        new(s.Front(metric).Points.Select(p => int.Parse(p.Id, CultureInfo.InvariantCulture)));
+    private static SortedSet<int> FrontIds(ExperimentState s, CostMetric metric) => new(s.FrontIds(metric));
 
     private static JsonArray Ids(IEnumerable<int> ids) => new(ids.Select(i => (JsonNode)i).ToArray());
 

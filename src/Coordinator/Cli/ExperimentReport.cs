@@ -48,8 +48,7 @@ internal static class ExperimentReport
         if (tally.BestTrial is { } best) WriteTrial(w, s, best, brief: true);
         else w.WriteNullValue();
         w.WriteStartArray("pareto");
-        foreach (var p in s.Front(CostMetric.LatencyMs).Points.OrderBy(p => p.Cost))
-            w.WriteNumberValue(int.Parse(p.Id, CultureInfo.InvariantCulture));
+        foreach (var id in s.FrontIds(CostMetric.LatencyMs)) w.WriteNumberValue(id);
         w.WriteEndArray();
         w.WriteNumber("created_unix_ms", s.CreatedUnixMs);
         if (s.Finished) w.WriteNumber("finished_unix_ms", s.FinishedUnixMs);
@@ -135,7 +134,7 @@ internal static class ExperimentReport
             o.Console.Write(new Rule($"[bold]Best {ranked.Count} trials[/] by reward").LeftJustified());
             o.Console.Write(TrialTable(s, ranked.Select(x => x.t)));
         }
-        var front = s.Front(CostMetric.LatencyMs).Points.OrderBy(p => p.Cost).Select(p => s.Trials[int.Parse(p.Id, CultureInfo.InvariantCulture)]).ToList();
+        var front = s.FrontIds(CostMetric.LatencyMs).Select(id => s.Trials[id]).ToList();
         if (front.Count > 0)
         {
             o.Console.Write(new Rule($"[bold]Pareto front[/] (quality vs latency, {front.Count} trials)").LeftJustified());

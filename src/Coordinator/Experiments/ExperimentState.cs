@@ -159,6 +159,10 @@ public sealed record ExperimentState(
     /// <summary>The best completed trial (the earliest among equals).</summary>
     public (TrialState Trial, double Reward)? Best => Tally() is { BestTrial: { } t, BestReward: { } r } ? (t, r) : null;
 
+    /// <summary>The trial ids on the front of quality against <paramref name="metric"/>, cheapest first.</summary>
+    public IReadOnlyList<int> FrontIds(CostMetric metric) =>
+        Front(metric).Points.OrderBy(p => p.Cost).Select(p => int.Parse(p.Id, System.Globalization.CultureInfo.InvariantCulture)).ToList();
+
     public ParetoFront Front(CostMetric metric)
     {
         var f = new ParetoFront();

@@ -1,4 +1,3 @@
-using System.Globalization;
 using NasCluster.Coordinator.Rewards;
 
 namespace NasCluster.Coordinator.Experiments;
@@ -14,8 +13,7 @@ public static class WeightsRetention
 {
     public static IReadOnlyList<(int Trial, string Worker, string Path)> Unneeded(ExperimentState s)
     {
-        var keep = s.Front(CostMetric.LatencyMs).Points.Concat(s.Front(CostMetric.EnergyMj).Points)
-            .Select(p => int.Parse(p.Id, CultureInfo.InvariantCulture)).ToHashSet();
+        var keep = OnAFront(s);
         return s.Trials
             .Where(t => t.Quality?.WeightsPath is not null && !keep.Contains(t.Id) && s.Measurement(t) is not null)
             .Select(t => (t.Id, t.Quality!.Worker, t.Quality.WeightsPath!))
@@ -23,6 +21,7 @@ public static class WeightsRetention
     }
 
     /// <summary>Whether a trial is on either front (its weights are kept).</summary>
-    public static bool Kept(ExperimentState s, int trial) =>
-        s.Front(CostMetric.LatencyMs).Points.Concat(s.Front(CostMetric.EnergyMj).Points).Any(p => p.Id == trial.ToString(CultureInfo.InvariantCulture));
+    public static bool Kept(ExperimentState s, int trial) => OnAFront(s).Contains(trial);
+
+    private static HashSet<int> OnAFront(ExperimentState s) => [.. s.FrontIds(CostMetric.LatencyMs), .. s.FrontIds(CostMetric.EnergyMj)];
 }

@@ -89,7 +89,7 @@ public static class ModelExport
             case "best":
                 return s.Best is { } best ? [s.Source(best.Trial)] : throw new NasInputException($"experiment '{s.Spec.Name}' has no completed trial yet");
             case "pareto":
-                var front = s.Front(CostMetric.LatencyMs).Points.OrderBy(p => p.Cost).Select(p => s.Trials[int.Parse(p.Id, CultureInfo.InvariantCulture)]).ToList();
+                var front = s.FrontIds(CostMetric.LatencyMs).Select(id => s.Trials[id]).ToList();
                 return front.Count > 0 ? front : throw new NasInputException($"experiment '{s.Spec.Name}' has no completed trial yet");
             default:
                 if (!int.TryParse(which, NumberStyles.None, CultureInfo.InvariantCulture, out var id))
@@ -205,7 +205,7 @@ public static class ModelExport
                 ["energy_mj"] = cost.EnergyMj,
                 ["params"] = cost.Params,
                 ["macs"] = cost.Macs,
-                ["pareto_latency"] = s.Front(CostMetric.LatencyMs).Points.Any(p => p.Id == plan.Source.Id.ToString(CultureInfo.InvariantCulture)),
+                ["pareto_latency"] = s.FrontIds(CostMetric.LatencyMs).Contains(plan.Source.Id),
             },
             ["decisions"] = decisions,
             ["network"] = new JsonObject
