@@ -8,6 +8,12 @@ namespace NasCluster.NodeHosting;
 public sealed record DatabaseTarget(string Provider, string ConnectionString, string Display, string? SqlitePath)
 {
     public bool IsSqlite => Provider == "sqlite";
+
+    /// <summary>
+    /// Where files that belong with the experiments go by default (reports, exports, kept weights): the
+    /// SQLite database's folder, so they move with it; for PostgreSQL the current directory.
+    /// </summary>
+    public string LocalDirectory => IsSqlite && SqlitePath is not null ? Path.GetDirectoryName(Path.GetFullPath(SqlitePath))! : Directory.GetCurrentDirectory();
 }
 
 /// <summary>One node's settings; every field has a command-line option and an environment variable.</summary>

@@ -22,7 +22,7 @@ public static class ReportFiles
         return names.Select(n => ExperimentAnalysis.Build(ExperimentStore.Load(db, n), ExperimentStore.ControllerSteps(db, n), layers, ReportPage.CodeVersion)).ToList();
     }
 
-    /// <summary>Beside a SQLite database (<c>DIR/EXP.report.html</c>); in the current directory for PostgreSQL.</summary>
+    /// <summary><c>EXP.report.html</c> in the database's <see cref="DatabaseTarget.LocalDirectory"/>.</summary>
     public static string DefaultHtmlPath(DatabaseTarget db, IReadOnlyList<string> names)
     {
         var stem = names.Count switch
@@ -31,8 +31,7 @@ public static class ReportFiles
             <= 3 => string.Join("+", names),
             _ => $"{names[0]}+{names.Count - 1}-more",
         };
-        var dir = db.IsSqlite && db.SqlitePath is not null ? Path.GetDirectoryName(Path.GetFullPath(db.SqlitePath))! : Directory.GetCurrentDirectory();
-        return Path.Combine(dir, stem + ".report.html");
+        return Path.Combine(db.LocalDirectory, stem + ".report.html");
     }
 
     /// <summary>The report page of a data document (<see cref="ReportPage.Document"/>).</summary>

@@ -66,8 +66,7 @@ internal static class ExperimentCommands
     }
 
     /// <summary>Proxy weights live beside the experiments' SQLite database, so they move with it (PostgreSQL: this directory).</summary>
-    internal static string DefaultWeightsDirectory(DatabaseTarget db) =>
-        db.IsSqlite && db.SqlitePath is not null ? Path.Combine(Path.GetDirectoryName(Path.GetFullPath(db.SqlitePath))!, "nascluster-weights") : "nascluster-weights";
+    internal static string DefaultWeightsDirectory(DatabaseTarget db) => Path.Combine(db.LocalDirectory, "nascluster-weights");
 
     private static Command Search()
     {

@@ -59,11 +59,7 @@ public sealed record ExportedTrial(int Trial, string Directory, IReadOnlyList<st
 /// </summary>
 public static class ModelExport
 {
-    public static string DefaultDirectory(DatabaseTarget db, string experiment)
-    {
-        var dir = db.IsSqlite && db.SqlitePath is not null ? Path.GetDirectoryName(Path.GetFullPath(db.SqlitePath))! : Directory.GetCurrentDirectory();
-        return Path.Combine(dir, experiment + "-export");
-    }
+    public static string DefaultDirectory(DatabaseTarget db, string experiment) => Path.Combine(db.LocalDirectory, experiment + "-export");
 
     /// <exception cref="NasInputException">Unknown experiment or trial, no kept weights, an unwritable place, an op the exporter cannot write.</exception>
     public static IReadOnlyList<ExportedTrial> Run(DatabaseTarget db, ExportRequest request)
