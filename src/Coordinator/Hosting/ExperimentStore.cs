@@ -130,11 +130,14 @@ public static class ExperimentStore
         }
         tx.Commit();
         if (state is null) throw Unknown(db, name);
-        var condition = state.Finished ? ExperimentCondition.Finished
-            : ExperimentLock.IsHeld(db, name) ? ExperimentCondition.Running
-            : ExperimentCondition.Interrupted;
-        return new StoredExperiment(name, state, condition, events, bytes, snapshotSeq);
+        return new StoredExperiment(name, state, ConditionOf(db, name, state.Finished), events, bytes, snapshotSeq);
     }
+
+    /// <summary>Finished by its journal; otherwise running while some process holds its lock, else interrupted.</summary>
+    public static ExperimentCondition ConditionOf(DatabaseTarget db, string name, bool finished) =>
+        finished ? ExperimentCondition.Finished
+        : ExperimentLock.IsHeld(db, name) ? ExperimentCondition.Running
+        : ExperimentCondition.Interrupted;
 
     /// <summary>
     /// Every controller update of an experiment, in order, from the journal's first event (snapshots replace

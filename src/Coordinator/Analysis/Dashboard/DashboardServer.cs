@@ -162,8 +162,7 @@ public sealed class DashboardServer : IAsyncDisposable
                 _summaries[name] = cached;
                 condition = x.Condition;
             }
-            else condition = cached.Summary["finished"]!.GetValue<bool>() ? ExperimentCondition.Finished
-                : ExperimentLock.IsHeld(_db, name) ? ExperimentCondition.Running : ExperimentCondition.Interrupted;
+            else condition = ExperimentStore.ConditionOf(_db, name, cached.Summary["finished"]!.GetValue<bool>());
             var row = cached.Summary.DeepClone().AsObject();
             row["state"] = ExperimentAnalysis.ConditionName(condition);
             row["version"] = version;
