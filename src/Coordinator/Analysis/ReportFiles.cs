@@ -19,8 +19,12 @@ public static class ReportFiles
         if (names.Count == 0) throw new NasInputException("name at least one experiment (`nascluster list` shows them)");
         var duplicate = names.GroupBy(n => n, StringComparer.Ordinal).FirstOrDefault(g => g.Count() > 1);
         if (duplicate is not null) throw new NasInputException($"experiment '{duplicate.Key}' is named twice");
-        return names.Select(n => ExperimentAnalysis.Build(ExperimentStore.Load(db, n), ExperimentStore.ControllerSteps(db, n), layers, ReportPage.CodeVersion)).ToList();
+        return names.Select(n => Analyse(db, ExperimentStore.Load(db, n), layers)).ToList();
     }
+
+    /// <summary>The analysis document of an experiment already read (its controller's history is read here).</summary>
+    public static JsonObject Analyse(DatabaseTarget db, StoredExperiment x, LayerSelection layers = LayerSelection.Chosen) =>
+        ExperimentAnalysis.Build(x, ExperimentStore.ControllerSteps(db, x.Name), layers, ReportPage.CodeVersion);
 
     /// <summary><c>EXP.report.html</c> in the database's <see cref="DatabaseTarget.LocalDirectory"/>.</summary>
     public static string DefaultHtmlPath(DatabaseTarget db, IReadOnlyList<string> names)

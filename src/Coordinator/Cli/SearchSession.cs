@@ -184,7 +184,7 @@ internal static class SearchSession
                 ? $"done in {clock.Elapsed.TotalSeconds:0.0} s. `nascluster status {name}{DbHint(db)} --json` prints every trial."
                 : $"done in {clock.Elapsed.TotalSeconds:0.0} s. `nascluster status {name} --db DB --json`, DB the coordinator's database, prints every trial.");
         }
-        if (standalone) WriteReport(o, db, result.Name);
+        if (standalone) WriteReport(o, db, result);
         else o.Err.WriteLine($"the report: `nascluster report {result.Name} --db DB` where the coordinator's database is readable");
         return ExitCodes.Ok;
     }
@@ -193,12 +193,13 @@ internal static class SearchSession
     /// Every search ends with something to open: the HTML report beside the database. The search itself
     /// has succeeded by now, so a report that cannot be written is a warning with the command to retry, not a failure.
     /// </summary>
-    private static void WriteReport(CliOutput o, DatabaseTarget db, string name)
+    private static void WriteReport(CliOutput o, DatabaseTarget db, StoredExperiment result)
     {
+        var name = result.Name;
         var path = Analysis.ReportFiles.DefaultHtmlPath(db, [name]);
         try
         {
-            Analysis.ReportFiles.WriteHtml(path, Analysis.ReportPage.Document(Analysis.ReportFiles.Analyse(db, [name])));
+            Analysis.ReportFiles.WriteHtml(path, Analysis.ReportPage.Document([Analysis.ReportFiles.Analyse(db, result)]));
             o.Err.WriteLine($"report: {path}");
         }
         catch (NasInputException e)
