@@ -121,18 +121,17 @@ public static class ModelExport
     {
         var name = $"{x.Name}-trial{plan.Trial.Id}";
         var final = Path.Combine(outDir, name);
-        var tmp = Path.Combine(outDir, $".{name}.{Guid.NewGuid():N}.tmp");
-        try
+        var files = new List<(string File, string Sha)>();
+        string? onnxHash = null;
+        AtomicFile.WriteDirectory(final, tmp =>
         {
-            Directory.CreateDirectory(tmp);
-            var files = new List<(string File, string Sha)>();
             void Save(string file, byte[] bytes)
             {
                 File.WriteAllBytes(Path.Combine(tmp, file), bytes);
                 files.Add((file, Convert.ToHexStringLower(SHA256.HashData(bytes))));
             }
             if (request.Arch) Save("arch.json", Encoding.UTF8.GetBytes(ArchJson.Write(plan.Full)));
-            string? onnxHash = null, readsBackAs = null;
+            string? readsBackAs = null;
             if (plan.Onnx is { } net)
             {
                 using var module = TrainingLoop.Build(net, request.Seed);
@@ -147,28 +146,8 @@ public static class ModelExport
             var card = Card(x, space, plan, request, onnxHash, readsBackAs, files);
             Save("model-card.json", Encoding.UTF8.GetBytes(card.ToJsonString(new JsonSerializerOptions { WriteIndented = true })));
             File.WriteAllText(Path.Combine(tmp, "model-card.md"), CardMarkdown(card));
-            if (Directory.Exists(final)) Directory.Delete(final, recursive: true);
-            Directory.Move(tmp, final);
-            return new ExportedTrial(plan.Trial.Id, final, [.. files.Select(f => f.File), "model-card.md"], plan.Full.Hash, onnxHash);
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException or NotSupportedException)
-        {
-            throw new NasInputException($"cannot write the export: {e.Message}", outDir);
-        }
-        finally
-        {
-            if (Directory.Exists(tmp))
-            {
-                try
-                {
-                    Directory.Delete(tmp, recursive: true);
-                }
-                catch (IOException)
-                {
-                    // The temporary folder is hidden and uniquely named; the error that matters is reported.
-                }
-            }
-        }
+        }, "the export");
+        return new ExportedTrial(plan.Trial.Id, final, [.. files.Select(f => f.File), "model-card.md"], plan.Full.Hash, onnxHash);
     }
 
     private static string Sha256(string path)

@@ -29,21 +29,48 @@ public static class AtomicFile
         }
         finally
         {
-            if (tmp is not null) TryDelete(tmp);
+            if (tmp is not null) TryDelete(() => File.Delete(tmp));
         }
     }
 
     public static void Write(string path, string text, string what) => Write(path, w => w.Write(text), what);
 
-    private static void TryDelete(string path)
+    /// <summary>
+    /// A folder whole or not at all: <paramref name="fill"/> writes into a temporary folder beside
+    /// <paramref name="path"/>, which then replaces it; on failure the temporary folder is removed.
+    /// </summary>
+    public static void WriteDirectory(string path, Action<string> fill, string what)
+    {
+        string? tmp = null;
+        try
+        {
+            var full = Path.GetFullPath(path);
+            tmp = Path.Combine(Path.GetDirectoryName(full) ?? ".", $".{Path.GetFileName(full)}.{Guid.NewGuid():N}.tmp");
+            Directory.CreateDirectory(tmp);
+            fill(tmp);
+            if (Directory.Exists(full)) Directory.Delete(full, recursive: true);
+            Directory.Move(tmp, full);
+            tmp = null;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException or NotSupportedException)
+        {
+            throw new NasInputException($"cannot write {what}: {e.Message}", path);
+        }
+        finally
+        {
+            if (tmp is not null) TryDelete(() => Directory.Delete(tmp, recursive: true));
+        }
+    }
+
+    private static void TryDelete(Action delete)
     {
         try
         {
-            File.Delete(path);
+            delete();
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            // Best effort: the temporary file is hidden and named by the error that matters is reported.
+            // Best effort: the temporary file or folder is hidden and uniquely named; the error that matters is reported.
         }
     }
 }
