@@ -325,10 +325,14 @@ public static class ExperimentAnalysis
         return ids;
     }
 
-    /// <summary>Per-layer cost of each chosen trial, re-priced with the experiment's hardware and fidelity (deterministic: the same numbers the trial was priced with).</summary>
+    /// <summary>
+    /// Per-layer cost of each chosen trial, re-priced with the experiment's hardware and fidelity
+    /// (deterministic: the same numbers the trial was priced with). The process-wide layer cache serves
+    /// every rebuild, so the dashboard re-prices only layers it has not seen.
+    /// </summary>
     private static JsonObject Layers(ExperimentState s, Space space, HardwareConfig hw, IEnumerable<int> ids)
     {
-        var cache = new LayerCostCache();
+        var cache = LayerCostCache.Shared;
         var o = new JsonObject();
         foreach (var id in ids)
         {
