@@ -110,6 +110,7 @@ public static class NodeConfig
             {{(o.Seeds.Count == 0 ? "" : $"akka.cluster.seed-nodes = [{seeds}]")}}
             akka.persistence.journal.sql.connection-string = {{Q(db.ConnectionString)}}
             akka.persistence.snapshot-store.sql.connection-string = {{Q(db.ConnectionString)}}
+            nascluster.db = {{Q(o.Db)}}
             nascluster.trainer.slots = {{o.TrainerSlots}}
             evaluator-dispatcher.dedicated-thread-pool.thread-count = {{(o.EvaluatorThreads > 0 ? o.EvaluatorThreads : Math.Max(1, Environment.ProcessorCount))}}
             """;

@@ -46,7 +46,7 @@ public sealed class NodeConfigTests
     {
         using var db = new TestDatabase("sqlite");
         var extra = Path.Combine(db.Directory, "extra.conf");
-        File.WriteAllText(extra, "akka.cluster.split-brain-resolver.stable-after = 42s\nnascluster.trainer.slots = 9\nakka.remote.dot-netty.tcp.port = 5555");
+        File.WriteAllText(extra, "nascluster.downing.stable-after = 42s\nnascluster.trainer.slots = 9\nakka.remote.dot-netty.tcp.port = 5555");
         var options = new NodeOptions
         {
             Roles = ["evaluator", "trainer"], Host = "10.1.2.3", Port = 4321, Seeds = ["10.1.2.1:4053"], Db = db.Url, ExtraConfigFile = extra, TrainerSlots = 2,
@@ -58,10 +58,10 @@ public sealed class NodeConfigTests
         Assert.Equal(["akka.tcp://nascluster@10.1.2.1:4053"], c.GetStringList("akka.cluster.seed-nodes"));
         Assert.Contains(db.Url, c.GetString("akka.persistence.journal.sql.connection-string"));
         Assert.Equal("SQLite.MS", c.GetString("akka.persistence.journal.sql.provider-name"));
-        Assert.Equal(TimeSpan.FromSeconds(42), c.GetTimeSpan("akka.cluster.split-brain-resolver.stable-after")); // --config over the files
+        Assert.Equal(TimeSpan.FromSeconds(42), c.GetTimeSpan("nascluster.downing.stable-after")); // --config over the files
         Assert.Equal(2, c.GetInt("nascluster.trainer.slots"));                                               // options over --config
         Assert.Equal(5555, NodeConfig.Build(options with { Port = null }).GetInt("akka.remote.dot-netty.tcp.port")); // --config over the defaults
-        Assert.Equal("Akka.Cluster.SBR.SplitBrainResolverProvider, Akka.Cluster", c.GetString("akka.cluster.downing-provider-class"));
+        Assert.Equal("NasCluster.NodeHosting.Downing.KeepCoordinatorDowningProvider, NasCluster.NodeHosting", c.GetString("akka.cluster.downing-provider-class"));
         Assert.Equal("ddata", c.GetString("akka.cluster.sharding.state-store-mode"));
         Assert.False(c.GetBoolean("akka.cluster.sharding.remember-entities"));
         Assert.False(c.GetBoolean("akka.actor.serialization-settings.allow-unregistered-types"));

@@ -18,7 +18,8 @@ public static class Nodes
     /// everything else is the shipped configuration.
     /// </summary>
     public const string FastFailover = """
-        akka.cluster.split-brain-resolver.stable-after = 2s
+        nascluster.downing.stable-after = 2s
+        nascluster.downing.lease-ttl = 2s
         akka.cluster.failure-detector.heartbeat-interval = 500ms
         akka.cluster.failure-detector.acceptable-heartbeat-pause = 2s
         akka.remote.watch-failure-detector.heartbeat-interval = 500ms
@@ -38,8 +39,8 @@ public static class Nodes
     }
 
     public static Task<ClusterNode> Start(string db, IReadOnlyList<string> roles, IReadOnlyList<string>? seeds = null, TrainerAgentSettings? trainer = null,
-        Func<Evaluate, CostSummary>? pricer = null) =>
-        ClusterNode.StartAsync(new NodeOptions { Roles = roles, Seeds = seeds ?? [], Db = db }, trainer, FastFailover, TimeSpan.FromSeconds(60), pricer: pricer);
+        Func<Evaluate, CostSummary>? pricer = null, string? extraHocon = null) =>
+        ClusterNode.StartAsync(new NodeOptions { Roles = roles, Seeds = seeds ?? [], Db = db }, trainer, extraHocon ?? FastFailover, TimeSpan.FromSeconds(60), pricer: pricer);
 
     public static string Seed(ClusterNode node) => $"{node.Address.Host}:{node.Address.Port}";
 
@@ -134,6 +135,9 @@ public sealed class NodeProcess : IDisposable
     }
 
     public int Id => _process.Id;
+
+    /// <summary>The node's cluster address, from its "node ADDRESS is up" line (once it is up).</summary>
+    public Address Address => Address.Parse(_up.Task.Result.Split(' ')[1]);
 
     public bool HasExited => _process.HasExited;
 
