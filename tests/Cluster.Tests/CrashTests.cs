@@ -92,10 +92,20 @@ public sealed class CrashTests
                                           + "\n" + string.Join("\n", all.OfType<DispatchAttempted>().Where(d => all.OfType<TrialFailed>().Any(f => f.TrialId == d.TrialId))));
         Assert.Equal((trials, 0), (finished.Completed, finished.Failed));
         Journal.AssertEveryTrialAccountedOnce(all, trials);
-        // Work that was on trainer-1 went out again and was done by trainer-2.
-        var retried = all.OfType<DispatchAttempted>().Where(d => d is { Work: WorkKind.Quality, Attempt: >= 2 }).Select(d => d.TrialId).ToHashSet();
-        Assert.NotEmpty(retried);
+        // Work that was on trainer-1 was preempted (not a failure: its attempt number went out again) and done by trainer-2.
+        var preempted = all.OfType<AttemptPreempted>().ToList();
+        Assert.NotEmpty(preempted);
+        Assert.All(preempted, p => Assert.Equal((WorkKind.Quality, "trainer-1"), (p.Work, p.Worker)));
+        var retried = preempted.Select(p => p.TrialId).ToHashSet();
         Assert.All(all.OfType<QualityRecorded>().Where(q => retried.Contains(q.TrialId)), q => Assert.Equal("trainer-2", q.Worker));
+        Assert.All(retried, t => Assert.Equal(1, ExperimentStore.Load(db.Target, "crash-workers").State.Trials[t].QualityAttempts));
+        Assert.Equal(preempted.Count, ExperimentStore.Load(db.Target, "crash-workers").Preempted.Count);
+        var (code, json, _) = InProcessCli.Run("status", "crash-workers", "--json", "--db", db.Url);
+        Assert.Equal(0, code);
+        using var status = System.Text.Json.JsonDocument.Parse(json);
+        Assert.Equal(preempted.Count, status.RootElement.GetProperty("attempts_preempted").GetInt32());
+        Assert.Equal(0, status.RootElement.GetProperty("trials_failed").GetInt32());
+        Assert.Contains("not failures", InProcessCli.Run("status", "crash-workers", "--db", db.Url).Out);
         // After the kill, evaluations are answered by the surviving evaluator only.
         var survivor = all.OfType<CostRecorded>().Last().Node;
         Assert.Equal(survivor, all.OfType<CostRecorded>().TakeLast(20).Select(c => c.Node).Distinct().Single());

@@ -112,6 +112,40 @@ public sealed class ExperimentStateTests : IDisposable
     }
 
     [Fact]
+    public void A_preempted_attempt_is_not_a_failure_its_number_is_reused_and_only_failures_use_up_max_attempts()
+    {
+        var (s, space) = Specs.Created(Specs.Spec(trials: 2, batch: 2));
+        s = Apply(s, s.Next(space, 1));
+        // Five times the trainer holding the attempt leaves the cluster: each time attempt 1 goes out again.
+        for (var i = 0; i < 5; i++)
+        {
+            var dispatch = s.Dispatch(0, WorkKind.Quality, $"trainer-{i}", 10 + i);
+            Assert.Equal(1, dispatch.Attempt);
+            s = s.Apply(dispatch);
+            var preempted = s.OnPreempted(0, WorkKind.Quality, 1, $"trainer-{i}", "its trainer left the cluster");
+            Assert.Equal(new AttemptPreempted(0, WorkKind.Quality, 1, $"trainer-{i}", "its trainer left the cluster"), preempted);
+            s = s.Apply(preempted!);
+        }
+        Assert.Equal(0, s.Trials[0].QualityAttempts);
+        Assert.Null(s.OnPreempted(0, WorkKind.Quality, 1, "trainer-0", "again")); // nothing out: nothing to preempt
+        // Real failures still count to three.
+        for (var attempt = 1; attempt <= 3; attempt++)
+        {
+            s = s.Apply(s.Dispatch(0, WorkKind.Quality, "trainer-9", 100 + attempt));
+            var failed = s.OnAttemptFailed(0, WorkKind.Quality, attempt, "diverged");
+            if (attempt < 3) Assert.Null(failed);
+            else s = s.Apply(Assert.IsType<TrialFailed>(failed));
+        }
+        Assert.Contains("failed 3 times", s.FailureOf(s.Trials[0]));
+        Assert.Null(s.OnPreempted(0, WorkKind.Quality, 3, "trainer-9", "late")); // a failed trial needs nothing
+        // A preemption of a superseded attempt gives nothing back.
+        s = s.Apply(s.Dispatch(1, WorkKind.Cost, "evaluator", 1));
+        s = s.Apply(s.Dispatch(1, WorkKind.Cost, "evaluator", 2));
+        Assert.Null(s.OnPreempted(1, WorkKind.Cost, 1, "evaluator", "old"));
+        Assert.Equal(2, s.Apply(new AttemptPreempted(1, WorkKind.Cost, 1, "evaluator", "old")).Trials[1].CostAttempts);
+    }
+
+    [Fact]
     public void A_stale_attempt_failure_is_ignored_while_a_newer_attempt_is_out()
     {
         var (s, space) = Specs.Created(Specs.Spec(trials: 2, batch: 2));

@@ -34,9 +34,12 @@ public sealed class SerializationTests
         { "exp-cost-v1", new CostRecorded(12, new CostSummary(1.25, 1.0, 0.75, 1.9, 0.42, 3_500_000, 300_000_000, 3_000_000, 500_000), "akka.tcp://nascluster@10.0.0.2:4054") },
         { "exp-quality-v1", new QualityRecorded(12, 0.8125, 0.31, 12.5, 24.0, "trainer-1", "weights/trial12.bin", "abcdef") },
         { "exp-failed-v1", new TrialFailed(13, "quality failed 3 times; last: deadline passed") },
+        { "exp-preempted-v1", new AttemptPreempted(14, WorkKind.Quality, 2, "trainer-2", "its trainer left the cluster") },
         { "exp-controller-v1", new ControllerUpdated([10, 11], [0.71, 0.0], """{"step":4}""") },
         { "exp-finished-v1", new ExperimentFinished(1_764_000_999_000) },
         { "exp-snapshot-v1", new ExperimentSnapshotV1(1, """{"spec":{"name":"golden"}}""") },
+        { "reg-started-v1", new RegistryProtocol.RegistryExperimentStarted("golden", 1_764_000_000_000) },
+        { "reg-ended-v1", new RegistryProtocol.RegistryExperimentEnded("golden", "done", 1_764_000_999_000) },
     };
 
     // The source tree's file, so that the update switch writes exactly the file the test then compares against.
@@ -61,7 +64,7 @@ public sealed class SerializationTests
     [Fact]
     public void Every_persisted_event_type_has_a_golden_test()
     {
-        static bool Persisted(Type t) => (typeof(IExperimentEvent).IsAssignableFrom(t) || typeof(IExperimentSnapshot).IsAssignableFrom(t)) && !t.IsAbstract && !t.IsInterface;
+        static bool Persisted(Type t) => (typeof(IExperimentEvent).IsAssignableFrom(t) || typeof(IExperimentSnapshot).IsAssignableFrom(t) || typeof(IRegistryEvent).IsAssignableFrom(t)) && !t.IsAbstract && !t.IsInterface;
         var persisted = typeof(IExperimentEvent).Assembly.GetTypes().Where(Persisted).Select(t => NasSerializer.Manifests[t]).Order();
         var tested = PersistedEvents().Select(row => (string)row[0]).Append("exp-snapshot-v2").Order(); // v2: SnapshotTests' realistic ledger
         Assert.Equal(persisted, tested);

@@ -62,6 +62,7 @@ public static class ExperimentAnalysis
                 ["failed"] = tally.Failed,
                 ["in_flight"] = tally.InFlight,
                 ["reused"] = tally.Reused,
+                ["preempted"] = x.Preempted.Count,
             },
             ["best"] = tally.BestTrial?.Id,
             ["best_reward"] = tally.BestReward,

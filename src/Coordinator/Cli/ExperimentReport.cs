@@ -44,6 +44,9 @@ internal static class ExperimentReport
         w.WriteNumber("trials_failed", tally.Failed);
         w.WriteNumber("trials_in_flight", tally.InFlight);
         w.WriteNumber("trials_reused", tally.Reused);
+        // Attempts whose node left the cluster: not failures (a failed trial is in trials_failed).
+        w.WriteNumber("attempts_preempted", x.Preempted.Count);
+        w.WriteNumber("trials_preempted", x.Preempted.Select(p => p.TrialId).Distinct().Count());
         w.WritePropertyName("best");
         if (tally.BestTrial is { } best) WriteTrial(w, s, best, brief: true);
         else w.WriteNullValue();
@@ -60,13 +63,14 @@ internal static class ExperimentReport
         if (trials)
         {
             w.WriteStartArray("trials");
-            foreach (var t in s.Trials) WriteTrial(w, s, t, brief: false);
+            var preempted = x.Preempted.GroupBy(p => p.TrialId).ToDictionary(g => g.Key, g => g.Count());
+            foreach (var t in s.Trials) WriteTrial(w, s, t, brief: false, preempted);
             w.WriteEndArray();
         }
         w.WriteEndObject();
     }
 
-    private static void WriteTrial(Utf8JsonWriter w, ExperimentState s, TrialState t, bool brief)
+    private static void WriteTrial(Utf8JsonWriter w, ExperimentState s, TrialState t, bool brief, Dictionary<int, int>? preempted = null)
     {
         var source = s.Source(t);
         w.WriteStartObject();
@@ -89,6 +93,7 @@ internal static class ExperimentReport
             if (s.FailureOf(t) is { } failure) w.WriteString("failure", failure);
             w.WriteNumber("cost_attempts", t.CostAttempts);
             w.WriteNumber("quality_attempts", t.QualityAttempts);
+            if (preempted is not null && preempted.TryGetValue(t.Id, out var n)) w.WriteNumber("preempted", n);
             if (t.CostNode is not null) w.WriteString("evaluator", t.CostNode);
             if (t.Quality is { } q)
             {
@@ -124,6 +129,9 @@ internal static class ExperimentReport
         grid.AddRow("quality", Markup.Escape(spec.QualityMode == QualityMode.Proxy ? $"proxy, {spec.ProxySteps} steps of distillation on Fashion-MNIST" : "synthetic (no training)"));
         grid.AddRow("trials", $"{tally.Completed} completed, {tally.Failed} failed, {tally.InFlight} in flight of {spec.Trials}" +
                               (tally.Reused > 0 ? $" ({tally.Reused} repeats reused an earlier result)" : ""));
+        if (x.Preempted.Count > 0)
+            grid.AddRow("preempted", $"{x.Preempted.Count} attempts of {x.Preempted.Select(p => p.TrialId).Distinct().Count()} trials ended when their node left the cluster " +
+                                     "and went out again (not failures)");
         grid.AddRow("journal", $"{x.Events:N0} events, {Format.Bytes(x.JournalBytes)}");
         o.Console.Write(grid);
 

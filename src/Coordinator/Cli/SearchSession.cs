@@ -101,7 +101,9 @@ internal static class SearchSession
             ? new TrainerAgentSettings($"{Environment.MachineName}-{Environment.ProcessId}", options.Slots, options.Proxy, options.WeightsDirectory)
             : null;
         var clock = Stopwatch.StartNew();
-        await using var node = await ClusterNode.StartAsync(options.Node, trainer, joinTimeout: options.JoinTimeout);
+        // A standalone search's registry keeps no record of running experiments: one that is interrupted waits for `resume`.
+        await using var node = await ClusterNode.StartAsync(options.Node, trainer, standalone ? "nascluster.registry.remember-running = off" : null,
+            joinTimeout: options.JoinTimeout);
         if (!standalone) o.Err.WriteLine($"joined the cluster at {string.Join(", ", options.Node.Seeds)} as {node.Address}");
 
         var reply = await AskRegistry(node, command, TimeSpan.FromSeconds(30), cancel);

@@ -13,6 +13,9 @@ public sealed partial class ExperimentActor
     /// <summary>An attempt's deadline timer.</summary>
     private sealed record Deadline(int TrialId, WorkKind Work, int Attempt);
 
+    /// <summary>Re-send the evaluations out, once the shards of a removed evaluator node have had time to move.</summary>
+    private sealed record ResendTick;
+
     private int _driving;
 
     private void Drive()
@@ -69,9 +72,7 @@ public sealed partial class ExperimentActor
         var trial = _state.Trials[d.TrialId];
         var architecture = _architectures.Of(_space!, trial);
         var timeout = TrialScheduler.Timeout(d.Work == WorkKind.Cost ? spec.EvaluationTimeoutMs : spec.TrainingTimeoutMs, d.Attempt);
-        if (d.Work == WorkKind.Cost)
-            _evaluators.Tell(new Evaluate(EntityIdOf(spec.HardwareFingerprint, trial.Hash, spec.Fidelity), spec.Hardware, spec.HardwareJson, architecture, spec.Fidelity,
-                new AttemptId(_name, d.TrialId, d.Attempt)));
+        if (d.Work == WorkKind.Cost) SendEvaluation(d.TrialId, d.Attempt);
         else
             _agents[d.Worker].Tell(new WorkAssignment(_name, d.TrialId, d.Attempt, architecture, spec.QualityMode, spec.ProxySteps, spec.Seed + d.TrialId,
                 DateTimeOffset.UtcNow.Add(timeout).ToUnixTimeMilliseconds()));
@@ -90,17 +91,60 @@ public sealed partial class ExperimentActor
         AssignTrainings();
     }
 
+    private void SendEvaluation(int trialId, int attempt)
+    {
+        var spec = _state!.Spec;
+        var trial = _state.Trials[trialId];
+        _evaluators.Tell(new Evaluate(EntityIdOf(spec.HardwareFingerprint, trial.Hash, spec.Fidelity), spec.Hardware, spec.HardwareJson,
+            _architectures.Of(_space!, trial), spec.Fidelity, new AttemptId(_name, trialId, attempt)));
+    }
+
+    /// <summary>
+    /// Death watch: the trainer agent is gone (its node was downed and removed, or left). Its trainings are
+    /// preempted — recorded, not failures, their attempt numbers given back — and go out again at once.
+    /// </summary>
     private void OnTerminated(IActorRef gone)
     {
         _watchers.Remove(gone);
         foreach (var id in _agents.Where(a => a.Value.Equals(gone)).Select(a => a.Key).ToList())
         {
             _agents.Remove(id);
-            var trials = _scheduler.AgentLeft(id); // death watch: re-issued at once
-            foreach (var trial in trials) Timers.Cancel(TimerKey(trial, WorkKind.Quality));
-            _log.Warning("experiment {0}: trainer {1} left; re-issuing {2} trainings", _name, id, trials.Count);
+            var left = _scheduler.AgentLeft(id);
+            foreach (var (trial, _) in left) Timers.Cancel(TimerKey(trial, WorkKind.Quality));
+            if (_state is not null)
+            {
+                var preempted = left.Where(l => l.Attempt is not null)
+                    .Select(l => _state.OnPreempted(l.Trial, WorkKind.Quality, l.Attempt!.Value, id, "its trainer left the cluster"))
+                    .OfType<AttemptPreempted>().ToList();
+                // Applied now, before anything can re-dispatch these trials (the re-dispatch reuses the numbers);
+                // journaled in this order, ahead of those dispatches.
+                foreach (var p in preempted) _state = _state.Apply(p);
+                if (preempted.Count > 0) PersistAllAsync(preempted, _ => AfterPersist());
+            }
+            _log.Warning("experiment {0}: trainer {1} left; {2} trainings preempted and re-issued", _name, id, left.Count);
         }
         AssignTrainings();
+    }
+
+    /// <summary>
+    /// An evaluator node left the cluster. Which evaluations were on it is not known here (sharding decides),
+    /// and pricing is deterministic, so every evaluation out is sent again under its own attempt — no new
+    /// attempt, nothing to record; the first answer counts, later ones are dropped — now and twice more while
+    /// the node's shards move to the survivors, instead of waiting for the deadlines.
+    /// </summary>
+    private void OnMemberRemoved(Akka.Cluster.Member member)
+    {
+        if (!member.HasRole("evaluator") || !_active || _scheduler.EvaluationsInFlight.Count == 0) return;
+        _log.Warning("experiment {0}: evaluator node {1} left; re-sending {2} evaluations", _name, member.Address, _scheduler.EvaluationsInFlight.Count);
+        ResendEvaluations();
+        Timers.StartSingleTimer("resend-1", new ResendTick(), TimeSpan.FromSeconds(1));
+        Timers.StartSingleTimer("resend-3", new ResendTick(), TimeSpan.FromSeconds(3));
+    }
+
+    private void ResendEvaluations()
+    {
+        if (!_active || _state is null || _space is null) return;
+        foreach (var (trial, attempt) in _scheduler.EvaluationsInFlight.ToList()) SendEvaluation(trial, attempt);
     }
 
     // ----- Results -----

@@ -92,6 +92,9 @@ public sealed partial class ExperimentActor : ReceivePersistentActor, IWithTimer
         Command<WorkResult>(OnWorkResult);
         Command<WorkRefused>(OnWorkRefused);
         Command<Deadline>(OnDeadline);
+        Command<Akka.Cluster.ClusterEvent.MemberRemoved>(m => OnMemberRemoved(m.Member));
+        Command<ResendTick>(_ => ResendEvaluations());
+        Command<Akka.Cluster.ClusterEvent.CurrentClusterState>(_ => { });
         Command<Terminated>(t => OnTerminated(t.ActorRef));
         Command<SaveSnapshotSuccess>(s => DeleteSnapshots(new SnapshotSelectionCriteria(s.Metadata.SequenceNr - 1)));
         Command<SaveSnapshotFailure>(f => _log.Warning("experiment {0}: snapshot failed: {1}", _name, f.Cause.Message));
@@ -171,14 +174,25 @@ public sealed partial class ExperimentActor : ReceivePersistentActor, IWithTimer
         }
         catch (NasInputException e)
         {
+            Context.Parent.Tell(new ExperimentRegistry.LockBusy(_name));
             Refuse(e.Message);
             Context.Stop(Self);
             return false;
         }
     }
 
+    protected override void PreStart()
+    {
+        base.PreStart();
+        // An evaluator node's removal re-sends the evaluations that may have been on it (ExperimentActor.Work.cs).
+        if (Context.System.Settings.ProviderClass.Contains("Cluster", StringComparison.Ordinal))
+            Akka.Cluster.Cluster.Get(Context.System).Subscribe(Self, typeof(Akka.Cluster.ClusterEvent.MemberRemoved));
+    }
+
     protected override void PostStop()
     {
+        if (Context.System.Settings.ProviderClass.Contains("Cluster", StringComparison.Ordinal))
+            Akka.Cluster.Cluster.Get(Context.System).Unsubscribe(Self);
         _lock?.Dispose();
         _lock = null;
         base.PostStop();

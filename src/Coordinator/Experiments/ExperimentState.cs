@@ -69,6 +69,10 @@ public sealed record ExperimentState(
         CostRecorded c => Update(c.TrialId, t => t with { Cost = c.Cost, CostNode = c.Node }),
         QualityRecorded q => Update(q.TrialId, t => t with { Quality = new QualityInfo(q.Score, q.Loss, q.WallSeconds, q.StepsPerSecond, q.Worker, q.WeightsPath, q.WeightsSha256) }),
         TrialFailed f => Update(f.TrialId, t => t with { Failure = f.Reason }),
+        // A preempted attempt gives its number back (only the latest attempt's: an older one's is already superseded).
+        AttemptPreempted p => Update(p.TrialId, t => p.Work == WorkKind.Cost
+            ? t.CostAttempts == p.Attempt ? t with { CostAttempts = p.Attempt - 1 } : t
+            : t.QualityAttempts == p.Attempt ? t with { QualityAttempts = p.Attempt - 1 } : t),
         ControllerUpdated u => u.TrialIds.Aggregate(this with { ControllerState = u.ControllerState, Unobserved = Unobserved.Except(u.TrialIds) },
             (s, id) => s.Update(id, t => t with { Observed = true })),
         ExperimentFinished f => this with { Finished = true, FinishedUnixMs = f.AtUnixMs },
@@ -241,6 +245,18 @@ public sealed record ExperimentState(
         return Attempts(t, work) >= Spec.MaxAttempts
             ? new TrialFailed(trialId, $"{Kinds.Name(work)} failed {Attempts(t, work)} times; last: {reason}")
             : null;
+    }
+
+    /// <summary>
+    /// The attempt out on a node that left the cluster ended without an answer: recorded as preempted (null:
+    /// nothing to record — the trial no longer needs the work, or a newer attempt is out). Its number is given
+    /// back, so the next dispatch reuses it and <c>MaxAttempts</c> counts failures only.
+    /// </summary>
+    public AttemptPreempted? OnPreempted(int trialId, WorkKind work, int attempt, string worker, string reason)
+    {
+        if (trialId < 0 || trialId >= Trials.Count) return null;
+        var t = Trials[trialId];
+        return Needs(t, work) && attempt == Attempts(t, work) ? new AttemptPreempted(trialId, work, attempt, worker, reason) : null;
     }
 
     /// <summary>The next dispatch of <paramref name="work"/> for a trial (attempt numbers count from 1).</summary>

@@ -118,18 +118,31 @@ public sealed class TrialScheduler
         else _agents[agentId] = new Agent(slots);
     }
 
-    /// <summary>The agent is gone (death watch): its trainings go back to the front of the queue. Returns them.</summary>
-    public IReadOnlyList<int> AgentLeft(string agentId)
+    /// <summary>
+    /// The agent is gone (death watch): its trainings go back to the front of the queue. Returns them with the
+    /// attempt each was on (null: the attempt out for that trial is elsewhere by now).
+    /// </summary>
+    public IReadOnlyList<(int Trial, int? Attempt)> AgentLeft(string agentId)
     {
         if (!_agents.Remove(agentId, out var agent)) return [];
         var trials = agent.InFlight.Order().ToList();
-        foreach (var trial in Enumerable.Reverse(trials))
+        var left = new List<(int, int?)>();
+        foreach (var trial in trials)
         {
-            if (_qualityInFlight.TryGetValue(trial, out var q) && q.Agent == agentId) _qualityInFlight.Remove(trial);
-            Enqueue(trial, front: true);
+            int? attempt = null;
+            if (_qualityInFlight.TryGetValue(trial, out var q) && q.Agent == agentId)
+            {
+                _qualityInFlight.Remove(trial);
+                attempt = q.Attempt;
+            }
+            left.Add((trial, attempt));
         }
-        return trials;
+        foreach (var trial in Enumerable.Reverse(trials)) Enqueue(trial, front: true);
+        return left;
     }
+
+    /// <summary>The evaluations out: trial → attempt (re-sent, same attempt, when an evaluator node leaves).</summary>
+    public IReadOnlyDictionary<int, int> EvaluationsInFlight => _costInFlight;
 
     // ----- Ending attempts -----
 

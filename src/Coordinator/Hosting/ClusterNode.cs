@@ -1,5 +1,6 @@
 using Akka.Actor;
 using Akka.Cluster.Tools.Singleton;
+using Akka.Pattern;
 using NasCluster.Coordinator.Experiments;
 using NasCluster.EvaluatorNode.Cluster;
 using NasCluster.EvaluatorNode.Cost;
@@ -54,8 +55,15 @@ public sealed class ClusterNode : IAsyncDisposable
                 ? await EvaluatorRegion.StartAsync(system, costCache, pricer)
                 : await EvaluatorRegion.StartProxyAsync(system);
             if (roles.Contains("coordinator"))
-                system.ActorOf(ClusterSingletonManager.Props(ExperimentRegistry.Props(evaluators, db), PoisonPill.Instance,
+            {
+                // Behind a back-off supervisor: a persistent registry stops when the database fails a write or a
+                // recovery, and a singleton that stops is not started again by its manager.
+                var remember = system.Settings.Config.GetBoolean("nascluster.registry.remember-running", false);
+                var supervised = BackoffSupervisor.Props(Backoff.OnStop(ExperimentRegistry.Props(evaluators, db, remember), "registry",
+                    TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(10), 0.2, maxNrOfRetries: -1));
+                system.ActorOf(ClusterSingletonManager.Props(supervised, PoisonPill.Instance,
                     ClusterSingletonManagerSettings.Create(system).WithRole("coordinator")), ExperimentProtocol.RegistryName);
+            }
             var registry = NodeHost.RegistryProxy(system);
             IActorRef? agent = null;
             if (roles.Contains("trainer") && trainer is not null)

@@ -22,8 +22,15 @@ public enum ExperimentCondition
     Interrupted,
 }
 
-/// <summary>One experiment read from the journal: its state, how it stands, and how much journal it took.</summary>
-public sealed record StoredExperiment(string Name, ExperimentState State, ExperimentCondition Condition, long Events, long JournalBytes, long? SnapshotSequenceNr);
+/// <summary>
+/// One experiment read from the journal: its state, how it stands, how much journal it took, and every
+/// attempt that was preempted (its node left the cluster) — from the journal, which keeps them all.
+/// </summary>
+public sealed record StoredExperiment(string Name, ExperimentState State, ExperimentCondition Condition, long Events, long JournalBytes, long? SnapshotSequenceNr,
+    IReadOnlyList<AttemptPreempted>? Preemptions = null)
+{
+    public IReadOnlyList<AttemptPreempted> Preempted => Preemptions ?? [];
+}
 
 /// <summary>
 /// Reads experiments straight from the journal and snapshot tables Akka.Persistence.Sql writes — the latest
@@ -117,6 +124,16 @@ public static class ExperimentStore
                     ?? throw new InvalidDataException($"experiment '{name}': event {r.GetInt64(0)} ({r.GetString(2)}) precedes its creation");
             }
         }
+        var preempted = new List<AttemptPreempted>();
+        using (var cmd = connection.CreateCommand())
+        {
+            cmd.Transaction = tx;
+            cmd.CommandText = "SELECT message, manifest FROM journal WHERE persistence_id = @p AND manifest = @m ORDER BY sequence_number";
+            Parameter(cmd, "@p", pid);
+            Parameter(cmd, "@m", NasSerializer.Manifests[typeof(AttemptPreempted)]);
+            using var r = cmd.ExecuteReader();
+            while (r.Read()) preempted.Add((AttemptPreempted)NasSerializer.FromBytes((byte[])r.GetValue(0), r.GetString(1)));
+        }
         using (var size = connection.CreateCommand())
         {
             size.Transaction = tx;
@@ -130,7 +147,7 @@ public static class ExperimentStore
         }
         tx.Commit();
         if (state is null) throw Unknown(db, name);
-        return new StoredExperiment(name, state, ConditionOf(db, name, state.Finished), events, bytes, snapshotSeq);
+        return new StoredExperiment(name, state, ConditionOf(db, name, state.Finished), events, bytes, snapshotSeq, preempted);
     }
 
     /// <summary>Finished by its journal; otherwise running while some process holds its lock, else interrupted.</summary>

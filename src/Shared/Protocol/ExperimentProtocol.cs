@@ -112,6 +112,13 @@ public static class ExperimentProtocol
 
     public sealed record TrialFailed(int TrialId, string Reason) : IExperimentEvent;
 
+    /// <summary>
+    /// An attempt ended because the node holding it left the cluster (crashed and was downed, or shut down):
+    /// not a failure. It gives its attempt number back — the work goes out again under the same number — so
+    /// <c>MaxAttempts</c> counts real failures only.
+    /// </summary>
+    public sealed record AttemptPreempted(int TrialId, WorkKind Work, int Attempt, string Worker, string Reason) : IExperimentEvent;
+
     /// <summary>The controller observed these trials' rewards; its state afterwards.</summary>
     public sealed record ControllerUpdated(IReadOnlyList<int> TrialIds, IReadOnlyList<double> Rewards, string ControllerState) : IExperimentEvent;
 

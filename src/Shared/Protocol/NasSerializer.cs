@@ -30,11 +30,15 @@ public sealed class NasSerializer(ExtendedActorSystem system) : SerializerWithSt
         [typeof(CostRecorded)] = "exp-cost-v1",
         [typeof(QualityRecorded)] = "exp-quality-v1",
         [typeof(TrialFailed)] = "exp-failed-v1",
+        [typeof(AttemptPreempted)] = "exp-preempted-v1",
         [typeof(ControllerUpdated)] = "exp-controller-v1",
         [typeof(ExperimentFinished)] = "exp-finished-v1",
         // Experiment snapshots (persisted; a cache of the ledger).
         [typeof(ExperimentSnapshotV1)] = "exp-snapshot-v1",
         [typeof(ExperimentSnapshotV2)] = "exp-snapshot-v2",
+        // The registry's record of running experiments (persisted).
+        [typeof(RegistryProtocol.RegistryExperimentStarted)] = "reg-started-v1",
+        [typeof(RegistryProtocol.RegistryExperimentEnded)] = "reg-ended-v1",
         // Experiment commands and replies.
         [typeof(StartExperiment)] = "exp-start-v1",
         [typeof(ResumeExperiment)] = "exp-resume-v1",

@@ -58,7 +58,8 @@
     var x = exp();
     $('summary').textContent = xs.length === 1 ? x.name + ' (' + x.state + ')' : xs.length + ' experiments';
     $('trial-count').textContent = x.counts.proposed + ' trials (' + x.counts.completed + ' completed, ' + x.counts.failed + ' failed, ' +
-      x.counts.in_flight + ' in flight; target ' + x.counts.target + ')';
+      x.counts.in_flight + ' in flight; target ' + x.counts.target + ')' +
+      (x.counts.preempted ? '; ' + x.counts.preempted + ' attempts preempted (their node left)' : '');
     var nav = $('experiments');
     nav.innerHTML = '';
     xs.forEach(function (e, i) {
