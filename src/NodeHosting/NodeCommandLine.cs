@@ -31,7 +31,7 @@ public sealed class NodeCommandLine
 
     public Option<string?> Db { get; } = new("--db")
     {
-        Description = $"Experiment database: a SQLite file (default {NodeConfig.DefaultDb}) or postgres://user:password@host:port/database (env NASCLUSTER_DB).",
+        Description = $"Experiment database: a SQLite file (default {NodeConfig.DefaultDb}) or postgres://user@host:port/database, the password in NASCLUSTER_DB_PASSWORD, NASCLUSTER_DB_PASSWORD_FILE or ~/.pgpass (env NASCLUSTER_DB).",
     };
 
     public Option<string?> Config { get; } = new("--config") { Description = "An extra HOCON file that overrides the built-in configuration (env NASCLUSTER_CONFIG)." };

@@ -4,9 +4,15 @@ using NasCluster.Shared.Util;
 
 namespace NasCluster.NodeHosting;
 
-/// <summary>Where experiments are persisted: a SQLite file or a PostgreSQL database.</summary>
+/// <summary>Where experiments are persisted: a SQLite file or a PostgreSQL database. <see cref="Display"/> never holds a password.</summary>
 public sealed record DatabaseTarget(string Provider, string ConnectionString, string Display, string? SqlitePath)
 {
+    /// <summary>The password came on the command line (visible in `ps`): the CLI warns.</summary>
+    public bool PasswordInUrl { get; init; }
+
+    /// <summary>The connection string, which may hold the password, is never shown.</summary>
+    public override string ToString() => Display;
+
     public bool IsSqlite => Provider == "sqlite";
 
     /// <summary>
@@ -75,26 +81,53 @@ public static class NodeConfig
     }
 
     /// <summary>
-    /// <c>postgres://user:password@host:port/database</c> (or an Npgsql "Host=…" string) is PostgreSQL;
-    /// anything else is a SQLite file path.
+    /// <c>postgres://user@host:port/database</c> (or an Npgsql "Host=…" string) is PostgreSQL; anything else
+    /// is a SQLite file path. The password does not belong on the command line, where `ps` shows it to every
+    /// user: it comes from NASCLUSTER_DB_PASSWORD, else the file named by NASCLUSTER_DB_PASSWORD_FILE, else
+    /// Npgsql's password file (PGPASSFILE or ~/.pgpass). A password inside the URL still works, with a
+    /// warning from the command line (<see cref="DatabaseTarget.PasswordInUrl"/>). The password is in the
+    /// connection string only, never in <see cref="DatabaseTarget.Display"/>.
     /// </summary>
-    public static DatabaseTarget ParseDb(string db)
+    public static DatabaseTarget ParseDb(string db, Func<string, string?>? env = null)
     {
+        env ??= Environment.GetEnvironmentVariable;
         if (string.IsNullOrWhiteSpace(db)) throw new NasInputException("--db must not be empty");
         if (db.StartsWith("postgres://", StringComparison.OrdinalIgnoreCase) || db.StartsWith("postgresql://", StringComparison.OrdinalIgnoreCase))
         {
             if (!Uri.TryCreate(db, UriKind.Absolute, out var uri) || uri.AbsolutePath.Trim('/').Length == 0)
-                throw new NasInputException($"--db: expected postgres://user:password@host:port/database (got '{db}')");
+                throw new NasInputException("--db: expected postgres://user@host:port/database (the password from NASCLUSTER_DB_PASSWORD, NASCLUSTER_DB_PASSWORD_FILE or ~/.pgpass)");
             var userInfo = uri.UserInfo.Split(':', 2);
             var user = Uri.UnescapeDataString(userInfo[0]);
-            var password = userInfo.Length > 1 ? Uri.UnescapeDataString(userInfo[1]) : "";
-            var cs = $"Host={uri.Host};Port={(uri.Port > 0 ? uri.Port : 5432)};Database={uri.AbsolutePath.Trim('/')};Username={user};Password={password};Timeout=5";
-            return new DatabaseTarget("postgres", cs, $"postgres://{user}@{uri.Host}:{(uri.Port > 0 ? uri.Port : 5432)}/{uri.AbsolutePath.Trim('/')}", null);
+            var inUrl = userInfo.Length > 1 && userInfo[1].Length > 0;
+            var password = inUrl ? Uri.UnescapeDataString(userInfo[1]) : PasswordFromEnvironment(env);
+            var port = uri.Port > 0 ? uri.Port : 5432;
+            var database = uri.AbsolutePath.Trim('/');
+            var cs = new System.Data.Common.DbConnectionStringBuilder
+            {
+                ["Host"] = uri.Host, ["Port"] = port, ["Database"] = database, ["Username"] = user, ["Timeout"] = 5,
+            };
+            if (password is not null) cs["Password"] = password; // else Npgsql reads PGPASSFILE or ~/.pgpass
+            return new DatabaseTarget("postgres", cs.ConnectionString, $"postgres://{user}@{uri.Host}:{port}/{database}", null) { PasswordInUrl = inUrl };
         }
         if (db.StartsWith("Host=", StringComparison.OrdinalIgnoreCase))
-            return new DatabaseTarget("postgres", db, "postgres (connection string)", null);
+            return new DatabaseTarget("postgres", db, "postgres (connection string)", null)
+            { PasswordInUrl = db.Contains("password=", StringComparison.OrdinalIgnoreCase) };
         var path = Path.GetFullPath(db);
         return new DatabaseTarget("sqlite", $"Data Source={path};Default Timeout=30", path, path);
+    }
+
+    private static string? PasswordFromEnvironment(Func<string, string?> env)
+    {
+        if (env("NASCLUSTER_DB_PASSWORD") is { Length: > 0 } password) return password;
+        if (env("NASCLUSTER_DB_PASSWORD_FILE") is not { Length: > 0 } file) return null;
+        try
+        {
+            return File.ReadAllText(file).TrimEnd('\r', '\n');
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new NasInputException($"cannot read the database password file: {e.Message}", file);
+        }
     }
 
     public static Config Build(NodeOptions o, string? extraHocon = null)

@@ -71,6 +71,76 @@ public sealed class NodeConfigTests
         Assert.Contains("Host=db.example;Port=5433;Database=experiments", pg.GetString("akka.persistence.journal.sql.connection-string"));
     }
 
+    [Fact]
+    public void A_database_password_comes_from_the_environment_or_a_file_and_is_never_shown()
+    {
+        static Func<string, string?> Env(params (string Key, string Value)[] vars) => k => vars.FirstOrDefault(v => v.Key == k).Value;
+        const string url = "postgres://nas@db.example:5433/experiments";
+
+        var fromEnv = NodeConfig.ParseDb(url, Env(("NASCLUSTER_DB_PASSWORD", "s3cr;et\"x")));
+        Assert.False(fromEnv.PasswordInUrl);
+        var cs = new System.Data.Common.DbConnectionStringBuilder { ConnectionString = fromEnv.ConnectionString };
+        Assert.Equal(("db.example", "5433", "experiments", "nas", "s3cr;et\"x"), (cs["host"], cs["port"].ToString(), cs["database"], cs["username"], cs["password"]));
+        Assert.Equal("postgres://nas@db.example:5433/experiments", fromEnv.Display);
+        Assert.DoesNotContain("s3cr", fromEnv.ToString());
+
+        using var dir = new TestDatabase("sqlite");
+        var file = Path.Combine(dir.Directory, "password");
+        File.WriteAllText(file, "from-a-file\n");
+        var fromFile = new System.Data.Common.DbConnectionStringBuilder { ConnectionString = NodeConfig.ParseDb(url, Env(("NASCLUSTER_DB_PASSWORD_FILE", file))).ConnectionString };
+        Assert.Equal("from-a-file", fromFile["password"]);
+        var missing = Assert.Throws<NasInputException>(() => NodeConfig.ParseDb(url, Env(("NASCLUSTER_DB_PASSWORD_FILE", file + ".gone"))));
+        Assert.Contains("cannot read the database password file", missing.Message);
+
+        // Neither: no password in the connection string, so Npgsql reads PGPASSFILE or ~/.pgpass.
+        var none = new System.Data.Common.DbConnectionStringBuilder { ConnectionString = NodeConfig.ParseDb(url, Env()).ConnectionString };
+        Assert.False(none.ContainsKey("password"));
+
+        var inUrl = NodeConfig.ParseDb("postgres://nas:pw@db.example/experiments", Env(("NASCLUSTER_DB_PASSWORD", "ignored")));
+        Assert.True(inUrl.PasswordInUrl);
+        Assert.DoesNotContain("pw", inUrl.Display);
+    }
+
+    [Fact]
+    public void A_password_on_the_command_line_is_warned_about_and_never_printed()
+    {
+        var r = InProcessCli.Run("status", "x", "--db", "postgres://nas:hunter2@127.0.0.1:1/nas");
+        Assert.Equal(2, r.Code); // nothing listens on port 1
+        Assert.Contains("warning: the database password is on the command line", r.Err);
+        Assert.DoesNotContain("hunter2", r.Out + r.Err);
+        Assert.DoesNotContain("warning", InProcessCli.Run("status", "x", "--db", "postgres://nas@127.0.0.1:1/nas").Err);
+    }
+
+    [Theory]
+    [PostgresData]
+    public void A_postgres_database_is_reached_with_the_password_from_the_environment_or_a_pgpass_file(string backend)
+    {
+        using var db = new TestDatabase(backend);
+        var url = new Uri(db.Url);
+        var password = Uri.UnescapeDataString(url.UserInfo.Split(':', 2)[1]);
+        var bare = new UriBuilder(url) { Password = "" }.Uri.ToString();
+        Assert.Equal(url.UserInfo.Split(':')[0], new Uri(bare).UserInfo);
+        var target = NodeConfig.ParseDb(bare, k => k == "NASCLUSTER_DB_PASSWORD" ? password : null);
+        NasCluster.Coordinator.Hosting.Database.Prepare(target); // connects
+        Assert.Empty(NasCluster.Coordinator.Hosting.ExperimentStore.Names(target));
+
+        // ~/.pgpass (here PGPASSFILE): host:port:database:user:password, mode 0600.
+        var pgpass = Path.Combine(db.Directory, "pgpass");
+        File.WriteAllText(pgpass, $"{url.Host}:{url.Port}:*:{url.UserInfo.Split(':')[0]}:{password}\n");
+        if (!OperatingSystem.IsWindows()) File.SetUnixFileMode(pgpass, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+        var before = Environment.GetEnvironmentVariable("PGPASSFILE");
+        Environment.SetEnvironmentVariable("PGPASSFILE", pgpass);
+        try
+        {
+            Npgsql.NpgsqlConnection.ClearAllPools();
+            NasCluster.Coordinator.Hosting.Database.Prepare(NodeConfig.ParseDb(bare, _ => null));
+        }
+        finally
+        {
+            Environment.SetEnvironmentVariable("PGPASSFILE", before);
+        }
+    }
+
     [Theory]
     [InlineData("10.0.0.1", "is not host:port")]
     [InlineData("10.0.0.1:99999", "is not host:port")]
@@ -96,7 +166,7 @@ public sealed class NodeConfigTests
     {
         Assert.Contains("configuration file not found",
             Assert.Throws<NasInputException>(() => NodeConfig.Build(new NodeOptions { ExtraConfigFile = "/nonexistent/x.conf" })).Message);
-        Assert.Contains("expected postgres://user:password@host:port/database",
+        Assert.Contains("expected postgres://user@host:port/database",
             Assert.Throws<NasInputException>(() => NodeConfig.ParseDb("postgres://host-only")).Message);
     }
 

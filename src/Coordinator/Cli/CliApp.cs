@@ -1,4 +1,5 @@
 using System.CommandLine;
+using NasCluster.NodeHosting;
 using NasCluster.Shared.Util;
 
 namespace NasCluster.Coordinator.Cli;
@@ -61,12 +62,24 @@ public static class CliApp
         var output = new CliOutput(parse.InvocationConfiguration.Output, parse.InvocationConfiguration.Error);
         try
         {
+            WarnOfPasswordOnCommandLine(parse, output.Err);
             return body(output);
         }
         catch (Exception e)
         {
             return Report(e, output.Err);
         }
+    }
+
+    /// <summary>A password in --db is readable by every user of the machine (`ps`): it still works, with this warning.</summary>
+    private static void WarnOfPasswordOnCommandLine(ParseResult parse, TextWriter stderr)
+    {
+        var tokens = parse.Tokens.Select(t => t.Value).ToList();
+        for (var i = 0; i + 1 < tokens.Count; i++)
+            if (tokens[i] == "--db" && tokens[i + 1].StartsWith("postgres", StringComparison.OrdinalIgnoreCase)
+                                   && NodeConfig.ParseDb(tokens[i + 1]).PasswordInUrl)
+                stderr.WriteLine("warning: the database password is on the command line, where `ps` shows it to every user of this machine; " +
+                                 "give --db without it and the password in NASCLUSTER_DB_PASSWORD, NASCLUSTER_DB_PASSWORD_FILE or ~/.pgpass");
     }
 
     private static int Report(Exception e, TextWriter stderr)

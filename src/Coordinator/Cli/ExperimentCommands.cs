@@ -150,7 +150,7 @@ internal static class ExperimentCommands
 
     internal static Option<string> DbOption() => new("--db")
     {
-        Description = $"Experiment database: a SQLite file or postgres://user:password@host:port/database (default {NodeConfig.DefaultDb}; env NASCLUSTER_DB).",
+        Description = $"Experiment database: a SQLite file or postgres://user@host:port/database, the password in NASCLUSTER_DB_PASSWORD, NASCLUSTER_DB_PASSWORD_FILE or ~/.pgpass (default {NodeConfig.DefaultDb}; env NASCLUSTER_DB).",
         DefaultValueFactory = _ => Environment.GetEnvironmentVariable("NASCLUSTER_DB") is { Length: > 0 } env ? env : NodeConfig.DefaultDb,
     };
 
