@@ -12,6 +12,7 @@ try
         "cluster" => ClusterBench.Run(args.Skip(1).ToArray()),
         "service" => ServiceBench.Run(args.Skip(1).ToArray()),
         "analysis" => AnalysisBench.Run(args.Skip(1).ToArray()),
+        "chaos" => ChaosBench.Run(args.Skip(1).ToArray()),
         _ => Usage(),
     };
 }
@@ -23,6 +24,6 @@ catch (BenchArgumentException e)
 
 static int Usage()
 {
-    Console.Error.WriteLine("usage: dotnet run -c Release --project bench/NasCluster.Bench -- ir|ppe [--seconds S] | proxy [--candidates N] [--steps S] [--batch B] [--factor F] [--reference-steps R] [--seed K] [--reference-seeds R] [--proxy-seeds P] [--threads T] [--runs FILE] [--list] | proxy-noise [--candidates N] [--seed K] [--steps S] [--batch B] [--lr L] [--warmup F] [--clip C] [--ema D] [--width W] [--threads T] | search [--trials N] [--seeds K] [--batch B] [--latency-target-ms T] [--optuna DIR] | cluster [overhead|processes|scaling|resume] [--trials N] [--scaling-trials N] [--delay-ms D] | service [--n N] [--python PATH] | analysis [--trials N] [--runs R] [--live-seconds S] [--db FILE]");
+    Console.Error.WriteLine("usage: dotnet run -c Release --project bench/NasCluster.Bench -- ir|ppe [--seconds S] | proxy [--candidates N] [--steps S] [--batch B] [--factor F] [--reference-steps R] [--seed K] [--reference-seeds R] [--proxy-seeds P] [--threads T] [--runs FILE] [--list] | proxy-noise [--candidates N] [--seed K] [--steps S] [--batch B] [--lr L] [--warmup F] [--clip C] [--ema D] [--width W] [--threads T] | search [--trials N] [--seeds K] [--batch B] [--latency-target-ms T] [--optuna DIR] | cluster [overhead|processes|scaling|resume] [--trials N] [--scaling-trials N] [--delay-ms D] | service [--n N] [--python PATH] | analysis [--trials N] [--runs R] [--live-seconds S] [--db FILE] | chaos [--pg URL] [--trials N] [--kills K] [--seed S] [--spacing-min S] [--spacing-max S] [--overlap P] [--node-config FILE] [--keep]");
     return 2;
 }

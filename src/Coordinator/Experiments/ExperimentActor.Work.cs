@@ -13,8 +13,17 @@ public sealed partial class ExperimentActor
     /// <summary>An attempt's deadline timer.</summary>
     private sealed record Deadline(int TrialId, WorkKind Work, int Attempt);
 
-    /// <summary>Re-send the evaluations out, once the shards of a removed evaluator node have had time to move.</summary>
+    /// <summary>Re-send the evaluations out (periodically, and after an evaluator node left).</summary>
     private sealed record ResendTick;
+
+    /// <summary>
+    /// How often every evaluation still out is sent again under its own attempt. A message can be lost on its
+    /// way through sharding — its shard moving to a new node, handed off mid-evaluation, homed on a node
+    /// just removed — and pricing is deterministic and cached by the entity, so at-least-once delivery with
+    /// the ledger's de-duplication costs one message per evaluation out and bounds such a loss to seconds
+    /// instead of the attempt's deadline.
+    /// </summary>
+    private static readonly TimeSpan ResendInterval = TimeSpan.FromSeconds(2);
 
     private int _driving;
 
@@ -91,8 +100,11 @@ public sealed partial class ExperimentActor
         AssignTrainings();
     }
 
+    private readonly Dictionary<int, long> _evaluationSentAt = [];
+
     private void SendEvaluation(int trialId, int attempt)
     {
+        _evaluationSentAt[trialId] = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
         var spec = _state!.Spec;
         var trial = _state.Trials[trialId];
         _evaluators.Tell(new Evaluate(EntityIdOf(spec.HardwareFingerprint, trial.Hash, spec.Fidelity), spec.Hardware, spec.HardwareJson,
@@ -129,22 +141,26 @@ public sealed partial class ExperimentActor
     /// <summary>
     /// An evaluator node left the cluster. Which evaluations were on it is not known here (sharding decides),
     /// and pricing is deterministic, so every evaluation out is sent again under its own attempt — no new
-    /// attempt, nothing to record; the first answer counts, later ones are dropped — now and twice more while
-    /// the node's shards move to the survivors, instead of waiting for the deadlines.
+    /// attempt, nothing to record; the first answer counts, later ones are dropped — at once and a second
+    /// later, while the node's shards move to the survivors (and then by the periodic resend), instead of
+    /// waiting for the deadlines.
     /// </summary>
     private void OnMemberRemoved(Akka.Cluster.Member member)
     {
         if (!member.HasRole("evaluator") || !_active || _scheduler.EvaluationsInFlight.Count == 0) return;
         _log.Warning("experiment {0}: evaluator node {1} left; re-sending {2} evaluations", _name, member.Address, _scheduler.EvaluationsInFlight.Count);
+        _evaluationSentAt.Clear(); // all of them are due
         ResendEvaluations();
         Timers.StartSingleTimer("resend-1", new ResendTick(), TimeSpan.FromSeconds(1));
-        Timers.StartSingleTimer("resend-3", new ResendTick(), TimeSpan.FromSeconds(3));
     }
 
+    /// <summary>Every evaluation out that was sent at least a resend interval ago goes again, same attempt.</summary>
     private void ResendEvaluations()
     {
         if (!_active || _state is null || _space is null) return;
-        foreach (var (trial, attempt) in _scheduler.EvaluationsInFlight.ToList()) SendEvaluation(trial, attempt);
+        var due = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() - (long)ResendInterval.TotalMilliseconds;
+        foreach (var (trial, attempt) in _scheduler.EvaluationsInFlight.ToList())
+            if (_evaluationSentAt.GetValueOrDefault(trial) <= due) SendEvaluation(trial, attempt);
     }
 
     // ----- Results -----
@@ -166,6 +182,7 @@ public sealed partial class ExperimentActor
         PersistAsync(recorded, e =>
         {
             _state = _state!.Apply(e);
+            _evaluationSentAt.Remove(trial);
             if (_scheduler.Recorded(WorkKind.Cost, trial)) Timers.Cancel(TimerKey(trial, WorkKind.Cost));
             AfterResult(trial);
         });

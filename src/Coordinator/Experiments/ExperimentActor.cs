@@ -209,6 +209,7 @@ public sealed partial class ExperimentActor : ReceivePersistentActor, IWithTimer
     {
         _space = space;
         _active = true;
+        Timers.StartPeriodicTimer("resend-evaluations", new ResendTick(), ResendInterval);
         Drive();
         DispatchOutstanding();
         Notify();

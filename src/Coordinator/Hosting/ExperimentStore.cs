@@ -162,18 +162,40 @@ public static class ExperimentStore
     /// learning from. Empty for an experiment that has not observed a batch yet.
     /// </summary>
     /// <exception cref="NasInputException">Unknown experiment, or the database cannot be opened or read.</exception>
-    public static IReadOnlyList<ControllerUpdated> ControllerSteps(DatabaseTarget db, string name) => Reading(db, () =>
+    public static IReadOnlyList<ControllerUpdated> ControllerSteps(DatabaseTarget db, string name) => JournalEvents<ControllerUpdated>(db, name);
+
+    /// <summary>Every event of an experiment's journal, in order (for audits: <see cref="Experiments.LedgerAudit"/>).</summary>
+    /// <exception cref="NasInputException">Unknown experiment, or the database cannot be opened or read.</exception>
+    public static IReadOnlyList<IExperimentEvent> Events(DatabaseTarget db, string name) => JournalEvents<IExperimentEvent>(db, name);
+
+    /// <summary>The experiment's events of type <typeparamref name="T"/> (all of them for the event interface), in journal order.</summary>
+    private static IReadOnlyList<T> JournalEvents<T>(DatabaseTarget db, string name) where T : IExperimentEvent => Reading(db, () =>
     {
         using var connection = Open(db);
         if (!TableExists(connection, db, "journal")) throw Unknown(db, name);
         using var cmd = connection.CreateCommand();
-        cmd.CommandText = "SELECT message, manifest FROM journal WHERE persistence_id = @p AND manifest = @m ORDER BY sequence_number";
+        var one = typeof(T) != typeof(IExperimentEvent);
+        cmd.CommandText = "SELECT message, manifest FROM journal WHERE persistence_id = @p" + (one ? " AND manifest = @m" : "") + " ORDER BY sequence_number";
         Parameter(cmd, "@p", PersistenceIdOf(name));
-        Parameter(cmd, "@m", NasSerializer.Manifests[typeof(ControllerUpdated)]);
-        var steps = new List<ControllerUpdated>();
+        if (one) Parameter(cmd, "@m", NasSerializer.Manifests[typeof(T)]);
+        var events = new List<T>();
         using var r = cmd.ExecuteReader();
-        while (r.Read()) steps.Add((ControllerUpdated)NasSerializer.FromBytes((byte[])r.GetValue(0), r.GetString(1)));
-        return (IReadOnlyList<ControllerUpdated>)steps;
+        while (r.Read()) events.Add((T)NasSerializer.FromBytes((byte[])r.GetValue(0), r.GetString(1)));
+        return (IReadOnlyList<T>)events;
+    });
+
+    /// <summary>How many trials of an experiment are accounted for (a result pair, a reuse or a failure) — a cheap count for following progress.</summary>
+    public static long Progress(DatabaseTarget db, string name) => Reading(db, () =>
+    {
+        using var connection = Open(db);
+        if (!TableExists(connection, db, "journal")) return 0L;
+        using var cmd = connection.CreateCommand();
+        cmd.CommandText = "SELECT COUNT(*) FROM journal WHERE persistence_id = @p AND manifest IN (@q, @r, @f)";
+        Parameter(cmd, "@p", PersistenceIdOf(name));
+        Parameter(cmd, "@q", NasSerializer.Manifests[typeof(QualityRecorded)]);
+        Parameter(cmd, "@r", NasSerializer.Manifests[typeof(TrialReused)]);
+        Parameter(cmd, "@f", NasSerializer.Manifests[typeof(TrialFailed)]);
+        return Convert.ToInt64(cmd.ExecuteScalar(), System.Globalization.CultureInfo.InvariantCulture);
     });
 
     /// <summary>

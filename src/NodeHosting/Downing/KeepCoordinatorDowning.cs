@@ -35,7 +35,8 @@ public sealed class KeepCoordinatorDowningProvider : IDowningProvider
     public Props DowningActorProps => Props.Create(() => new KeepCoordinatorDowningActor(_cluster, Settings, LoadLease(_system, _cluster)));
 
     public static DowningSettings ReadSettings(Config config) =>
-        new(config.GetTimeSpan("nascluster.downing.stable-after", TimeSpan.FromSeconds(5)),
+        new(config.GetTimeSpan("nascluster.downing.stable-after", TimeSpan.FromSeconds(2)),
+            config.GetTimeSpan("nascluster.downing.takeover-after", TimeSpan.FromSeconds(5)),
             config.GetTimeSpan("nascluster.downing.lease-ttl", TimeSpan.FromSeconds(5)));
 
     /// <summary>The lease of a coordinator node (none on other roles: they never take over).</summary>
@@ -83,6 +84,10 @@ public sealed class KeepCoordinatorDowningActor : ReceiveActor, IWithTimers
         _owner = $"{cluster.SelfAddress.HostPort()}#{cluster.SelfUniqueAddress.Uid}";
         _state = new DowningState { Self = cluster.SelfAddress };
         Receive<Tick>(_ => OnTick());
+        // Membership and reachability changes update the view at once, so stable-after counts from the change, not the next tick.
+        Receive<ClusterEvent.IMemberEvent>(_ => UpdateView());
+        Receive<ClusterEvent.IReachabilityEvent>(_ => UpdateView());
+        Receive<ClusterEvent.CurrentClusterState>(_ => UpdateView());
         Receive<ActorIdentity>(a =>
         {
             if (a.Subject is not null) _state = _state.WithProbeAnswer(a.Subject.Path.Address, Now);
@@ -92,16 +97,29 @@ public sealed class KeepCoordinatorDowningActor : ReceiveActor, IWithTimers
 
     private TimeSpan Now => _clock.Elapsed;
 
-    protected override void PreStart() => Timers.StartPeriodicTimer("tick", new Tick(), TimeSpan.FromSeconds(1));
+    protected override void PreStart()
+    {
+        _cluster.Subscribe(Self, ClusterEvent.SubscriptionInitialStateMode.InitialStateAsSnapshot, typeof(ClusterEvent.IMemberEvent), typeof(ClusterEvent.IReachabilityEvent));
+        Timers.StartPeriodicTimer("tick", new Tick(), TimeSpan.FromSeconds(1));
+    }
 
-    protected override void PostStop() => _lease?.Dispose();
+    protected override void PostStop()
+    {
+        _cluster.Unsubscribe(Self);
+        _lease?.Dispose();
+    }
 
-    private void OnTick()
+    private void UpdateView()
     {
         var view = _cluster.State;
         var members = view.Members.OrderBy(m => m, Member.AgeOrdering)
             .Select(m => new DowningMember(m.Address, m.HasRole("coordinator"), m.Status));
         _state = _state.WithView(members, view.Unreachable.Select(m => m.Address), Now);
+    }
+
+    private void OnTick()
+    {
+        UpdateView();
         if (_state.RefereeToProbe is { } referee)
             Context.ActorSelection(new RootActorPath(referee) / "system" / "cluster" / "core" / "daemon" / "downingProvider")
                 .Tell(new Identify(referee.ToString()), Self);

@@ -4,17 +4,21 @@ using Akka.Cluster;
 
 namespace NasCluster.NodeHosting.Downing;
 
-/// <summary>The downing rule's timings (<c>nascluster.downing</c> in hocon/cluster.conf).</summary>
-public sealed record DowningSettings(TimeSpan StableAfter, TimeSpan LeaseTtl)
+/// <summary>
+/// The downing rule's timings (<c>nascluster.downing</c> in hocon/cluster.conf): the referee downs what has
+/// been unreachable for <paramref name="StableAfter"/>; a successor takes over from an unreachable referee
+/// after <paramref name="TakeoverAfter"/>, and only with the lease (<paramref name="LeaseTtl"/>).
+/// </summary>
+public sealed record DowningSettings(TimeSpan StableAfter, TimeSpan TakeoverAfter, TimeSpan LeaseTtl)
 {
     /// <summary>How recent an answer of the referee to this node's own probe must be to count.</summary>
     public TimeSpan ProbeFreshness { get; init; } = TimeSpan.FromSeconds(3);
 
     /// <summary>
     /// How long a node that cannot reach the referee waits before it downs itself: long enough for a
-    /// successor coordinator to take over first (stable-after, then the dead referee's lease running out).
+    /// successor coordinator to take over first (takeover-after, then the dead referee's lease running out).
     /// </summary>
-    public TimeSpan SelfDownAfter => StableAfter + LeaseTtl + StableAfter;
+    public TimeSpan SelfDownAfter => TakeoverAfter + LeaseTtl + TakeoverAfter;
 }
 
 /// <summary>A cluster member as the rule sees it; a state's member list is ordered oldest first.</summary>
@@ -47,7 +51,7 @@ public sealed record DownSelf(string Reason) : DowningDecision;
 /// that is not re-issued — so no worker's crash, however many and however spaced, may cost the coordinator
 /// its membership. The referee is the oldest coordinator (where the registry singleton lives); only it
 /// downs others. A node that cannot reach the referee (its own probe gets no answer) waits: a coordinator
-/// whose elders are all unreachable takes over after stable-after, but only by winning the lease in the
+/// whose elders are all unreachable takes over after takeover-after, but only by winning the lease in the
 /// experiment database, which a live referee keeps renewing; any other cut-off node downs itself once a
 /// takeover would have happened. Unit-tested in <c>KeepCoordinatorRuleTests</c>; why not Akka's
 /// split-brain resolver is in docs/cluster.md.
@@ -98,9 +102,9 @@ public sealed record DowningState
     {
         var referee = Referee;
         var downable = Downable;
-        var stable = now - UnreachableChangedAt >= settings.StableAfter;
+        var quiet = now - UnreachableChangedAt;
         if (referee is not null && referee.Address.Equals(Self))
-            return (this with { CutOffFrom = null }, downable.Count > 0 && stable ? new DownNodes(downable) : DowningDecision.Wait);
+            return (this with { CutOffFrom = null }, downable.Count > 0 && quiet >= settings.StableAfter ? new DownNodes(downable) : DowningDecision.Wait);
 
         var answers = referee is not null && referee.Address.Equals(AnsweringReferee) && now - RefereeAnsweredAt <= settings.ProbeFreshness;
         var cutOff = (referee is null || Unreachable.Contains(referee.Address)) && !answers;
@@ -114,7 +118,7 @@ public sealed record DowningState
             return (state, new DownSelf(referee is null
                 ? "no coordinator is left in the cluster"
                 : $"cut off from the coordinator {referee.Address} for {(now - state.CutOffSince).TotalSeconds:0} s and no coordinator took over"));
-        if (referee is null || self is null || !self.CanReferee || !stable) return (state, DowningDecision.Wait);
+        if (referee is null || self is null || !self.CanReferee || quiet < settings.TakeoverAfter) return (state, DowningDecision.Wait);
 
         // A successor: every coordinator older than this one is unreachable.
         var elders = Members.TakeWhile(m => !m.Address.Equals(Self)).Where(m => m.CanReferee);

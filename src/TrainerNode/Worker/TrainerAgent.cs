@@ -17,7 +17,7 @@ public sealed record TrainerAgentSettings(string AgentId, int Slots, ProxyEnviro
 
     public TrainingConfig Defaults { get; init; } = new();
 
-    public TimeSpan RegistrationInterval { get; init; } = TimeSpan.FromSeconds(5);
+    public TimeSpan RegistrationInterval { get; init; } = TimeSpan.FromSeconds(2);
 
     /// <summary>libtorch threads of the node (0: the cores divided among the slots). Proxy scores are reproducible for a given count.</summary>
     public int TorchThreads { get; init; }

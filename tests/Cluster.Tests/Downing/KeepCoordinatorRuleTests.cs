@@ -11,7 +11,7 @@ namespace NasCluster.Cluster.Tests.Downing;
 /// </summary>
 public sealed class KeepCoordinatorRuleTests
 {
-    private static readonly DowningSettings Settings = new(TimeSpan.FromSeconds(5), TimeSpan.FromSeconds(5));
+    private static readonly DowningSettings Settings = new(TimeSpan.FromSeconds(5), TimeSpan.FromSeconds(5), TimeSpan.FromSeconds(5));
 
     private static Address Node(int port) => new("akka.tcp", "nascluster", "127.0.0.1", port);
 
@@ -118,6 +118,20 @@ public sealed class KeepCoordinatorRuleTests
                 Assert.InRange(downedAt[worker], at + 5, burstEnd + 5);
             }
         }
+    }
+
+    [Fact]
+    public void The_referee_downs_after_stable_after_while_a_successor_waits_for_the_longer_takeover_after()
+    {
+        var settings = new DowningSettings(TimeSpan.FromSeconds(2), TimeSpan.FromSeconds(5), TimeSpan.FromSeconds(5));
+        var c1 = new DowningState { Self = C1 }.WithView([Coordinator(C1), Coordinator(C2), Worker(E1)], [E1], At(0));
+        Assert.Same(DowningDecision.Wait, c1.Tick(At(1.5), settings).Decision);
+        Assert.Equal([E1], Assert.IsType<DownNodes>(c1.Tick(At(2), settings).Decision).Nodes);
+
+        var c2 = new DowningState { Self = C2 }.WithView([Coordinator(C1), Coordinator(C2), Worker(E1)], [C1], At(0));
+        Assert.Same(DowningDecision.Wait, c2.Tick(At(4.5), settings).Decision);
+        Assert.IsType<TakeOver>(c2.Tick(At(5), settings).Decision);
+        Assert.Equal(TimeSpan.FromSeconds(15), settings.SelfDownAfter);
     }
 
     [Fact]

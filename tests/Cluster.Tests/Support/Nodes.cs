@@ -18,7 +18,8 @@ public static class Nodes
     /// everything else is the shipped configuration.
     /// </summary>
     public const string FastFailover = """
-        nascluster.downing.stable-after = 2s
+        nascluster.downing.stable-after = 1s
+        nascluster.downing.takeover-after = 2s
         nascluster.downing.lease-ttl = 2s
         akka.cluster.failure-detector.heartbeat-interval = 500ms
         akka.cluster.failure-detector.acceptable-heartbeat-pause = 2s
@@ -108,8 +109,17 @@ public sealed class NodeProcess : IDisposable
             UseShellExecute = false,
         };
         info.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, executable));
-        foreach (var a in args) info.ArgumentList.Add(a);
         info.Environment["NASCLUSTER_SEEDS"] = "";
+        foreach (var a in args)
+        {
+            // A database password goes to the child's environment, never onto its command line (ps shows those to everyone).
+            if (a.StartsWith("postgres://", StringComparison.Ordinal) && new Uri(a) is { UserInfo: var info2 } uri && info2.Contains(':', StringComparison.Ordinal))
+            {
+                info.Environment["NASCLUSTER_DB_PASSWORD"] = Uri.UnescapeDataString(info2.Split(':', 2)[1]);
+                info.ArgumentList.Add(new UriBuilder(uri) { Password = "" }.Uri.ToString());
+            }
+            else info.ArgumentList.Add(a);
+        }
         _process = new Process { StartInfo = info, EnableRaisingEvents = true };
         _process.OutputDataReceived += (_, e) => Line(e.Data);
         _process.ErrorDataReceived += (_, e) => Line(e.Data);
