@@ -34,6 +34,7 @@ public sealed class ExperimentRegistry : ReceivePersistentActor, IWithTimers
     private readonly HashSet<string> _remembered = new(StringComparer.Ordinal);
     private readonly HashSet<string> _restarting = new(StringComparer.Ordinal);
     private readonly HashSet<string> _lockBusy = new(StringComparer.Ordinal);
+    private readonly HashSet<string> _waitingForLock = new(StringComparer.Ordinal);
     private readonly bool _remember;
     private readonly ILoggingAdapter _log = Context.GetLogger();
 
@@ -71,16 +72,23 @@ public sealed class ExperimentRegistry : ReceivePersistentActor, IWithTimers
             var busy = _lockBusy.Remove(r.Name);
             if (busy && _restarting.Contains(r.Name))
             {
-                // Ours to run, but the lock is not free yet: the child stops, and Terminated tries again in a second.
-                _log.Warning("experiment {0}: its lock is still held (a coordinator that just died?); trying again", r.Name);
+                // Ours to run, but the lock is not free yet: the child stops, and Terminated tries again in a second
+                // (said once: a standalone `resume` of the same experiment elsewhere holds it until it ends).
+                if (_waitingForLock.Add(r.Name))
+                    _log.Warning("experiment {0}: its lock is held elsewhere (a coordinator that just died, or a run in another process); trying again every second", r.Name);
                 return;
             }
+            _waitingForLock.Remove(r.Name);
             _running.Remove(r.Name); // a refused start or resume must not be restarted
             _restarting.Remove(r.Name);
             Forget(r.Name, "refused: " + r.Reason);
         });
         Command<ExperimentProgress>(_ => { });
-        Command<ExperimentAccepted>(a => _restarting.Remove(a.Name));
+        Command<ExperimentAccepted>(a =>
+        {
+            _restarting.Remove(a.Name);
+            _waitingForLock.Remove(a.Name);
+        });
         Command<WatchExperiment>(w =>
         {
             // Remembered here too, so a restarted incarnation keeps the watchers of the one before.

@@ -5,7 +5,7 @@ using Xunit.Abstractions;
 namespace NasCluster.Cluster.Tests.Downing;
 
 /// <summary>
-/// The chaos harness in short (the full run and its figures: bench/README.md "chaos"): four SIGKILLs of random
+/// The chaos harness in short (the full run and its figures: bench/README.md "chaos"): four SIGKILLs, 3–5 s apart, of random
 /// evaluator, trainer and coordinator processes of a PostgreSQL cluster mid-search, each replaced; every trial
 /// accounted once, the trajectory equal to an uninterrupted standalone run, nothing left running.
 /// </summary>
@@ -20,10 +20,10 @@ public sealed class ChaosTests(ITestOutputHelper output)
         using var dir = new TestDatabase("sqlite"); // only for its directory
         var options = new ChaosOptions(Environment.GetEnvironmentVariable(TestDatabase.PostgresVariable)!, Path.Combine(dir.Directory, "chaos"))
         {
-            Trials = 700,
+            Trials = 500,
             Kills = 4,
             Seed = 3,
-            Spacing = (4, 7),
+            Spacing = (3, 5),
             NodeConfig = Nodes.FastFailover,
             Deadline = TimeSpan.FromMinutes(6),
             Log = output.WriteLine,
