@@ -23,7 +23,7 @@ public sealed partial class ExperimentActor
     /// the ledger's de-duplication costs one message per evaluation out and bounds such a loss to seconds
     /// instead of the attempt's deadline.
     /// </summary>
-    private static readonly TimeSpan ResendInterval = TimeSpan.FromSeconds(2);
+    private static readonly TimeSpan ResendInterval = TimeSpan.FromSeconds(1);
 
     private int _driving;
 
