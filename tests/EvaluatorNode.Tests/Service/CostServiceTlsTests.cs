@@ -118,14 +118,21 @@ public sealed class CostServiceTlsTests : IDisposable
         using (var anonymous = Channel(server.Port, ca))
         {
             var e = await Assert.ThrowsAsync<RpcException>(() => Call(anonymous));
-            Assert.Equal(StatusCode.Unavailable, e.StatusCode);
+            Assert.Contains(e.StatusCode, Refused);
         }
 
         using var forged = Issue(stranger, "nas-client", server: false);
         using var forgedChannel = Channel(server.Port, ca, forged);
         var f = await Assert.ThrowsAsync<RpcException>(() => Call(forgedChannel));
-        Assert.Equal(StatusCode.Unavailable, f.StatusCode);
+        Assert.Contains(f.StatusCode, Refused);
     }
+
+    /// <summary>
+    /// How a client sees a server that rejects its certificate: with TLS 1.3 the client's side of the handshake
+    /// completes before the server has checked the client certificate, so the rejection arrives either as a
+    /// failed connection (Unavailable) or as the reset of the call's stream (Internal), by timing.
+    /// </summary>
+    private static readonly StatusCode[] Refused = [StatusCode.Unavailable, StatusCode.Internal];
 
     [Fact]
     public async Task Bad_tls_options_are_input_errors_naming_the_problem()
