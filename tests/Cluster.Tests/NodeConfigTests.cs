@@ -18,6 +18,14 @@ public sealed class NodeConfigTests
     }
 
     [Fact]
+    public void Evaluator_entities_price_on_a_dedicated_pool_of_the_requested_size_not_the_shared_thread_pool()
+    {
+        var config = NodeConfig.Build(new NodeOptions { Roles = ["evaluator"], EvaluatorThreads = 1 });
+        Assert.Equal("ForkJoinDispatcher", config.GetString("evaluator-dispatcher.type"));
+        Assert.Equal(1, config.GetInt("evaluator-dispatcher.dedicated-thread-pool.thread-count"));
+    }
+
+    [Fact]
     public void The_command_line_overrides_the_environment_which_overrides_the_defaults()
     {
         var env = new Dictionary<string, string>
