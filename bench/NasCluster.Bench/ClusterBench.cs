@@ -5,6 +5,7 @@ using Akka.Actor;
 using NasCluster.Coordinator.Experiments;
 using NasCluster.Coordinator.Hosting;
 using NasCluster.NodeHosting;
+using NasCluster.Shared.Protocol;
 using NasCluster.TrainerNode.Training;
 using NasCluster.TrainerNode.Worker;
 using static NasCluster.Shared.Protocol.ExperimentProtocol;
@@ -29,6 +30,8 @@ public static class ClusterBench
             if (what is "all" or "processes") Processes(dir, trials).GetAwaiter().GetResult();
             if (what is "all" or "scaling") Scaling(dir, BenchArgs.Int(args, "--scaling-trials", 600), BenchArgs.Int(args, "--delay-ms", 20)).GetAwaiter().GetResult();
             if (what is "all" or "resume") Resume(dir, trials).GetAwaiter().GetResult();
+            if (what is "all" or "slots")
+                Slots(dir, BenchArgs.Int(args, "--slot-trials", 24), BenchArgs.Int(args, "--batch", 4), BenchArgs.Int(args, "--proxy-steps", 100)).GetAwaiter().GetResult();
             return 0;
         }
         finally
@@ -39,16 +42,21 @@ public static class ClusterBench
 
     /// <summary>Measured experiments use seed 1 and warm-ups seed 2 (any second run in one cluster its own seed), so that
     /// the evaluator entities an earlier run leaves behind do not already know the measured run's candidates.</summary>
-    private static ExperimentSpec Spec(string name, int trials, int batch, bool asynchronous = false, int? seed = null) => ExperimentSpecs.Build(new SearchRequest
-    {
-        Name = name,
-        Space = "mnv2-edgetpu-classification",
-        Trials = trials,
-        BatchSize = batch,
-        Seed = seed ?? (name == "warm-up" ? 2 : 1),
-        Quality = "synthetic",
-        Asynchronous = asynchronous,
-    });
+    private static ExperimentSpec Spec(string name, int trials, int batch, bool asynchronous = false, int? seed = null) =>
+        Spec(name, trials, batch, asynchronous ? SearchMode.Asynchronous : SearchMode.Synchronous, seed);
+
+    private static ExperimentSpec Spec(string name, int trials, int batch, SearchMode mode, int? seed = null, string quality = "synthetic", int proxySteps = 300) =>
+        ExperimentSpecs.Build(new SearchRequest
+        {
+            Name = name,
+            Space = "mnv2-edgetpu-classification",
+            Trials = trials,
+            BatchSize = batch,
+            Seed = seed ?? (name == "warm-up" ? 2 : 1),
+            Quality = quality,
+            ProxySteps = proxySteps,
+            Mode = mode,
+        });
 
     private static TrainerAgentSettings ZeroTrainer(int slots) =>
         new("bench", slots, new ProxyEnvironment(), "bench-weights") { Work = ZeroCostWork.Train };
@@ -163,13 +171,20 @@ public static class ClusterBench
         }
     }
 
+    /// <summary>Seeds of the measured runs per mode: each run in a cluster its own (see <see cref="Spec(string,int,int,bool,int?)"/>), the same across clusters.</summary>
+    private static int SeedOf(SearchMode mode) => mode switch { SearchMode.Synchronous => 1, SearchMode.Asynchronous => 3, _ => 4 };
+
+    private static readonly SearchMode[] AllModes = [SearchMode.Synchronous, SearchMode.Pipelined, SearchMode.Asynchronous];
+
     private static async Task Scaling(string dir, int trials, int delayMs)
     {
         Console.WriteLine();
         Console.WriteLine($"== throughput with N evaluator processes: every evaluation a fixed {delayMs} ms work item (one thread per process), " +
-                          $"zero-cost training, {trials} trials, batches of 40 ==");
-        Console.WriteLine($"{"evaluators",10} {"mode",12} {"wall s",8} {"trials/s",9} {"speed-up",9} {"ideal trials/s",15}");
-        var one = new Dictionary<bool, double>();
+                          $"zero-cost training, {trials} trials, batches of 40 (pipelined: window 80) ==");
+        Console.WriteLine("utilisation: evaluations priced × the work item / (wall × evaluators) — the share of evaluator time spent on work (a lower bound: pricing itself not counted)");
+        Console.WriteLine($"{"evaluators",10} {"mode",12} {"wall s",8} {"trials/s",9} {"speed-up",9} {"ideal trials/s",15} {"utilisation",12} {"trajectory",11}");
+        var one = new Dictionary<SearchMode, double>();
+        var trajectories = new Dictionary<SearchMode, string>();
         foreach (var n in new[] { 1, 2, 4 })
         {
             var db = Path.Combine(dir, $"scaling-{n}.db");
@@ -177,25 +192,57 @@ public static class ClusterBench
             var seed = $"{coordinator.Address.Host}:{coordinator.Address.Port}";
             var nodes = Enumerable.Range(0, n)
                 .Select(_ => StartProcess("nascluster-evaluator.dll", "--seed", seed, "--threads", "1", "--work-delay-ms", delayMs.ToString(CultureInfo.InvariantCulture)))
-                .Append(StartProcess("nascluster-trainer.dll", "--seed", seed, "--zero-cost", "--slots", "40"))
+                .Append(StartProcess("nascluster-trainer.dll", "--seed", seed, "--zero-cost", "--slots", "80"))
                 .ToList();
             try
             {
                 await RunExperiment(coordinator, Spec("warm-up", 80, 40));
-                foreach (var asynchronous in new[] { false, true })
+                foreach (var mode in AllModes)
                 {
-                    var name = asynchronous ? "scaling-async" : "scaling";
-                    var wall = await RunExperiment(coordinator, Spec(name, trials, 40, asynchronous, seed: asynchronous ? 3 : 1));
+                    var name = $"scaling-{Kinds.Name(mode)}";
+                    var wall = await RunExperiment(coordinator, Spec(name, trials, 40, mode, seed: SeedOf(mode)));
+                    var state = ExperimentStore.Load(coordinator.Database, name).State;
+                    var priced = state.Trials.Count(t => t.ReusedFrom is null);
+                    var utilisation = priced * delayMs / 1000.0 / (wall.TotalSeconds * n);
+                    var trajectory = string.Join("|", state.Trials.Select(t => t.Hash)) + state.ControllerState;
+                    var same = mode == SearchMode.Asynchronous ? "-" : n == 1 ? "reference" : trajectory == trajectories[mode] ? "same" : "DIFFERENT";
+                    trajectories.TryAdd(mode, trajectory);
                     var rate = trials / wall.TotalSeconds;
-                    if (!one.ContainsKey(asynchronous)) one[asynchronous] = rate;
-                    Console.WriteLine($"{n,10} {(asynchronous ? "asynchronous" : "synchronous"),12} {wall.TotalSeconds,8:0.00} {rate,9:0.0} " +
-                                      $"{rate / one[asynchronous],9:0.00} {n * 1000.0 / delayMs,15:0}");
+                    one.TryAdd(mode, rate);
+                    Console.WriteLine($"{n,10} {Kinds.Name(mode),12} {wall.TotalSeconds,8:0.00} {rate,9:0.0} {rate / one[mode],9:0.00} {n * 1000.0 / delayMs,15:0} " +
+                                      $"{utilisation,12:P0} {same,11}");
                 }
             }
             finally
             {
                 Stop(nodes);
             }
+        }
+    }
+
+    /// <summary>
+    /// A proxy search (real distillation on Fashion-MNIST) with one trainer of two slots, standalone, in each
+    /// mode: how busy the slots are. Utilisation is the trainings' wall seconds over (wall × slots), from
+    /// the experiment's creation to its end (the teacher is trained or found before).
+    /// </summary>
+    private static async Task Slots(string dir, int trials, int batch, int steps)
+    {
+        Console.WriteLine();
+        Console.WriteLine($"== proxy search, standalone, one trainer with 2 slots: {trials} trials of {steps} distillation steps, batches of {batch} (pipelined: window {2 * batch}) ==");
+        var environment = new ProxyEnvironment();
+        ProxyTrainer.Prepare(environment, log: Console.WriteLine);
+        Console.WriteLine($"{"mode",12} {"wall s",8} {"trainings",10} {"busy slot-s",12} {"utilisation",12} {"mean training s",16}");
+        var db = Path.Combine(dir, "slots.db");
+        await using var node = await ClusterNode.StartAsync(new NodeOptions { Db = db }, new TrainerAgentSettings("bench", 2, environment, Path.Combine(dir, "weights")));
+        foreach (var mode in AllModes)
+        {
+            var name = $"slots-{Kinds.Name(mode)}";
+            await RunExperiment(node, Spec(name, trials, batch, mode, seed: SeedOf(mode), quality: "proxy", proxySteps: steps));
+            var state = ExperimentStore.Load(node.Database, name).State;
+            var wall = (state.FinishedUnixMs - state.CreatedUnixMs) / 1000.0;
+            var trainings = state.Trials.Where(t => t.Quality is not null).Select(t => t.Quality!.WallSeconds).ToList();
+            var busy = trainings.Sum();
+            Console.WriteLine($"{Kinds.Name(mode),12} {wall,8:0.0} {trainings.Count,10} {busy,12:0.0} {busy / (wall * 2),12:P0} {trainings.Average(),16:0.00}");
         }
     }
 

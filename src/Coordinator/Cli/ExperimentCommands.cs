@@ -77,7 +77,15 @@ internal static class ExperimentCommands
         var trials = Options.Int("--trials", "Trials to run.", 50);
         var batch = Options.Int("--batch", "Trials per controller batch.", 10);
         var seed = Options.Long("--seed", "Seed of the controller (a seeded synchronous search follows one trajectory, however it is spread or resumed).", 0);
-        var async = new Option<bool>("--async") { Description = "Asynchronous mode: update the controller as results arrive (faster, not reproducible)." };
+        var mode = new Option<string>("--mode")
+        {
+            Description = "synchronous (observe a whole batch, then propose the next: reproducible, slots idle in a batch's tail), " +
+                          "pipelined (observe batches in trial order while a window of trials runs: reproducible and busy), " +
+                          "asynchronous (observe results as they arrive: busy, not reproducible).",
+            DefaultValueFactory = _ => Kinds.Name(SearchRequest.DefaultMode),
+        };
+        var window = new Option<int?>("--window") { Description = "Pipelined mode: trials in flight at most (at least --batch; default two batches)." };
+        var async = new Option<bool>("--async") { Description = "Same as --mode asynchronous." };
         var hardware = new Option<string>("--hardware") { Description = "Hardware preset or JSON file (`nascluster hardware list`).", DefaultValueFactory = _ => HardwarePresets.Default };
         var fidelity = new Option<string>("--fidelity") { Description = "Cost model: analytical or detailed (tile simulator).", DefaultValueFactory = _ => "analytical" };
         var objective = new Option<string>("--objective") { Description = "Reward: mnas (soft latency target), tunas (absolute), hard (constraint), quality.", DefaultValueFactory = _ => "mnas" };
@@ -90,7 +98,7 @@ internal static class ExperimentCommands
         var evalTimeout = Options.Int("--eval-timeout", "Seconds an evaluation may take before it is re-issued.", 30);
         var trainTimeout = Options.Int("--train-timeout", "Seconds a proxy training may take before it is re-issued.", 600);
         var run = new RunOptions();
-        foreach (var o in new Option[] { space, name, controller, trials, batch, seed, async, hardware, fidelity, objective, latency, energy, parameters, quality, steps, attempts, evalTimeout, trainTimeout })
+        foreach (var o in new Option[] { space, name, controller, trials, batch, seed, mode, window, async, hardware, fidelity, objective, latency, energy, parameters, quality, steps, attempts, evalTimeout, trainTimeout })
             c.Add(o);
         run.AddTo(c);
         c.SetAction(p => CliApp.Guard(p, o =>
@@ -103,7 +111,8 @@ internal static class ExperimentCommands
                 Trials = p.GetValue(trials),
                 BatchSize = p.GetValue(batch),
                 Seed = p.GetValue(seed),
-                Asynchronous = p.GetValue(async),
+                Mode = ModeOf(p.GetValue(mode)!, p.GetValue(async), p.GetResult(mode) is { Implicit: false }),
+                Window = p.GetValue(window),
                 Hardware = p.GetValue(hardware)!,
                 Fidelity = p.GetValue(fidelity)!,
                 Objective = p.GetValue(objective)!,
@@ -120,6 +129,14 @@ internal static class ExperimentCommands
             return SearchSession.Run(o, run.Read(p), new StartExperiment(spec), spec.Name);
         }));
         return c;
+    }
+
+    private static SearchMode ModeOf(string text, bool async, bool given)
+    {
+        if (!Kinds.TryParse<SearchMode>(text, out var m)) throw new NasInputException($"--mode must be one of {string.Join(", ", Kinds.Names<SearchMode>())} (got '{text}')");
+        if (!async) return m;
+        if (given && m != SearchMode.Asynchronous) throw new NasInputException($"--async contradicts --mode {text}");
+        return SearchMode.Asynchronous;
     }
 
     private static int Seconds(int s, string option) =>

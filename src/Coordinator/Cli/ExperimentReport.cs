@@ -29,7 +29,8 @@ internal static class ExperimentReport
         w.WriteString("space_fingerprint", spec.SpaceFingerprint);
         w.WriteString("controller", Kinds.Name(spec.Controller));
         w.WriteNumber("seed", spec.Seed);
-        w.WriteString("mode", spec.Asynchronous ? "asynchronous" : "synchronous");
+        w.WriteString("mode", Kinds.Name(spec.Mode));
+        if (spec.Mode == SearchMode.Pipelined) w.WriteNumber("window", spec.PipelineWindow);
         w.WriteNumber("batch", spec.BatchSize);
         w.WriteString("hardware", spec.Hardware);
         w.WriteString("simulator", spec.SimulatorVersion);
@@ -46,7 +47,7 @@ internal static class ExperimentReport
         w.WriteNumber("trials_reused", tally.Reused);
         // Attempts whose node left the cluster: not failures (a failed trial is in trials_failed).
         w.WriteNumber("attempts_preempted", x.Preempted.Count);
-        w.WriteNumber("trials_preempted", x.Preempted.Select(p => p.TrialId).Distinct().Count());
+        w.WriteNumber("trials_preempted", x.PreemptedTrials);
         w.WritePropertyName("best");
         if (tally.BestTrial is { } best) WriteTrial(w, s, best, brief: true);
         else w.WriteNullValue();
@@ -123,14 +124,14 @@ internal static class ExperimentReport
         var grid = new Grid().AddColumn().AddColumn();
         grid.AddRow("experiment", Markup.Escape($"{x.Name} ({ConditionName(x.Condition)})" + (spec.ForkedFrom is null ? "" : $", forked from {spec.ForkedFrom}")));
         grid.AddRow("space", Markup.Escape(spec.SpaceSource));
-        grid.AddRow("search", Markup.Escape($"{Kinds.Name(spec.Controller)}, seed {spec.Seed}, {(spec.Asynchronous ? "asynchronous" : "synchronous")} batches of {spec.BatchSize}"));
+        grid.AddRow("search", Markup.Escape($"{Kinds.Name(spec.Controller)}, seed {spec.Seed}, {spec.ModeDescription}"));
         grid.AddRow("objective", Markup.Escape(s.RewardFunction.Describe()));
         grid.AddRow("hardware", Markup.Escape($"{spec.Hardware} ({Kinds.Name(spec.Fidelity)} {spec.SimulatorVersion})"));
         grid.AddRow("quality", Markup.Escape(spec.QualityMode == QualityMode.Proxy ? $"proxy, {spec.ProxySteps} steps of distillation on Fashion-MNIST" : "synthetic (no training)"));
         grid.AddRow("trials", $"{tally.Completed} completed, {tally.Failed} failed, {tally.InFlight} in flight of {spec.Trials}" +
                               (tally.Reused > 0 ? $" ({tally.Reused} repeats reused an earlier result)" : ""));
         if (x.Preempted.Count > 0)
-            grid.AddRow("preempted", $"{x.Preempted.Count} attempts of {x.Preempted.Select(p => p.TrialId).Distinct().Count()} trials ended when their node left the cluster " +
+            grid.AddRow("preempted", $"{x.Preempted.Count} attempts of {x.PreemptedTrials} trials ended when their node left the cluster " +
                                      "and went out again (not failures)");
         grid.AddRow("journal", $"{x.Events:N0} events, {Format.Bytes(x.JournalBytes)}");
         o.Console.Write(grid);

@@ -123,17 +123,14 @@ public sealed partial class ExperimentActor
             _agents.Remove(id);
             var left = _scheduler.AgentLeft(id);
             foreach (var (trial, _) in left) Timers.Cancel(TimerKey(trial, WorkKind.Quality));
-            if (_state is not null)
-            {
-                var preempted = left.Where(l => l.Attempt is not null)
-                    .Select(l => _state.OnPreempted(l.Trial, WorkKind.Quality, l.Attempt!.Value, id, "its trainer left the cluster"))
-                    .OfType<AttemptPreempted>().ToList();
-                // Applied now, before anything can re-dispatch these trials (the re-dispatch reuses the numbers);
-                // journaled in this order, ahead of those dispatches.
-                foreach (var p in preempted) _state = _state.Apply(p);
-                if (preempted.Count > 0) PersistAllAsync(preempted, _ => AfterPersist());
-            }
-            _log.Warning("experiment {0}: trainer {1} left; {2} trainings preempted and re-issued", _name, id, left.Count);
+            var preempted = _state is null ? [] : left.Where(l => l.Attempt is not null)
+                .Select(l => _state.OnPreempted(l.Trial, WorkKind.Quality, l.Attempt!.Value, id, "its trainer left the cluster"))
+                .OfType<AttemptPreempted>().ToList();
+            // Applied now, before anything can re-dispatch these trials (the re-dispatch reuses the numbers);
+            // journaled in this order, ahead of those dispatches.
+            foreach (var p in preempted) _state = _state!.Apply(p);
+            if (preempted.Count > 0) PersistAllAsync(preempted, _ => AfterPersist());
+            _log.Warning("experiment {0}: trainer {1} left; {2} trainings re-issued, {3} of them preempted", _name, id, left.Count, preempted.Count);
         }
         AssignTrainings();
     }

@@ -94,7 +94,6 @@ public sealed partial class ExperimentActor : ReceivePersistentActor, IWithTimer
         Command<Deadline>(OnDeadline);
         Command<Akka.Cluster.ClusterEvent.MemberRemoved>(m => OnMemberRemoved(m.Member));
         Command<ResendTick>(_ => ResendEvaluations());
-        Command<Akka.Cluster.ClusterEvent.CurrentClusterState>(_ => { });
         Command<Terminated>(t => OnTerminated(t.ActorRef));
         Command<SaveSnapshotSuccess>(s => DeleteSnapshots(new SnapshotSelectionCriteria(s.Metadata.SequenceNr - 1)));
         Command<SaveSnapshotFailure>(f => _log.Warning("experiment {0}: snapshot failed: {1}", _name, f.Cause.Message));

@@ -18,7 +18,13 @@ public sealed record SearchRequest
     public int Trials { get; init; } = 50;
     public int BatchSize { get; init; } = 10;
     public long Seed { get; init; }
-    public bool Asynchronous { get; init; }
+    /// <summary>The mode a search runs in unless told otherwise.</summary>
+    public const SearchMode DefaultMode = SearchMode.Synchronous;
+
+    public SearchMode Mode { get; init; } = DefaultMode;
+
+    /// <summary>Pipelined mode's window: trials in flight at most (default two batches).</summary>
+    public int? Window { get; init; }
     public string Hardware { get; init; } = HardwarePresets.Default;
     public string Fidelity { get; init; } = "analytical";
     public string Objective { get; init; } = "mnas";
@@ -48,6 +54,10 @@ public static class ExperimentSpecs
         var controller = Controllers.Parse(r.Controller);
         if (r.Trials < 1) throw new NasInputException($"--trials must be at least 1 (got {r.Trials})");
         if (r.BatchSize < 1) throw new NasInputException($"--batch must be at least 1 (got {r.BatchSize})");
+        if (r.Window is not null && r.Mode != SearchMode.Pipelined) throw new NasInputException($"--window is for --mode pipelined (the mode is {Kinds.Name(r.Mode)})");
+        var window = r.Mode == SearchMode.Pipelined ? r.Window ?? 2 * r.BatchSize : 0;
+        if (r.Mode == SearchMode.Pipelined && window < r.BatchSize)
+            throw new NasInputException($"--window must be at least the batch ({r.BatchSize}) so that a whole batch can be in flight (got {window})");
         if (r.ProxySteps < 1) throw new NasInputException($"--proxy-steps must be at least 1 (got {r.ProxySteps})");
         if (!Kinds.TryParse<Fidelity>(r.Fidelity, out var fidelity)) throw new NasInputException($"--fidelity must be 'analytical' or 'detailed' (got '{r.Fidelity}')");
         var hw = HardwarePresets.Resolve(r.Hardware);
@@ -56,10 +66,10 @@ public static class ExperimentSpecs
         var latency = r.Objective == "quality" ? null : r.LatencyTargetMs;
         var reward = RewardFunction.Parse(r.Objective, latency, r.EnergyTargetMj, r.ParamsTarget);
         if (r.MaxAttempts < 1) throw new NasInputException($"--max-attempts must be at least 1 (got {r.MaxAttempts})");
-        return new ExperimentSpec(r.Name, spaceJson, spaceSource, space.Fingerprint, controller, r.Seed, r.Trials, r.BatchSize, r.Asynchronous,
+        return new ExperimentSpec(r.Name, spaceJson, spaceSource, space.Fingerprint, controller, r.Seed, r.Trials, r.BatchSize, r.Mode == SearchMode.Asynchronous,
             hw.Name, hardwareJson, HardwareFingerprint.Of(hw), hardwareSource, HardwareFingerprint.Describe(hw), fidelity, CostModel.Version,
             new RewardSpec(r.Objective, latency, r.EnergyTargetMj, r.ParamsTarget, reward.W, reward.Beta, reward.InfeasibleReward),
-            quality, r.ProxySteps, r.MaxAttempts, r.EvaluationTimeoutMs, r.TrainingTimeoutMs, r.SnapshotEvery, null);
+            quality, r.ProxySteps, r.MaxAttempts, r.EvaluationTimeoutMs, r.TrainingTimeoutMs, r.SnapshotEvery, null, window);
     }
 
     private const string BuiltIn = "built-in:";

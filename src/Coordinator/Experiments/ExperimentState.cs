@@ -36,8 +36,9 @@ public sealed record TrialState(
 /// still needs (late and duplicate results produce no event); a trial proposed again (same architecture
 /// hash) reuses the earlier trial's result; a trial whose work fails <c>MaxAttempts</c> times is failed
 /// with the reason. In synchronous batch mode the controller observes a batch only when all its trials
-/// are done and proposes the next only after that, so a seeded experiment follows one trajectory however
-/// the work is spread, fails, or resumes.
+/// are done and proposes the next only after that, and in pipelined mode it observes batches in trial
+/// order (see <see cref="NextPipelined"/>), so a seeded experiment follows one trajectory however the work
+/// is spread, fails, or resumes.
 /// </summary>
 public sealed record ExperimentState(
     ExperimentSpec Spec,
@@ -187,38 +188,63 @@ public sealed record ExperimentState(
     {
         build ??= space.Build;
         if (Finished) return [];
+        if (Spec.Mode == SearchMode.Pipelined) return NextPipelined(space, nowUnixMs, build);
         var unobserved = Unobserved.Select(id => Trials[id]).ToList();
         var done = unobserved.Where(IsDone).ToList();
         if (!Spec.Asynchronous && done.Count < unobserved.Count) return []; // the batch is still running
-        if (done.Count > 0)
-        {
-            var controller = Controllers.Restore(space, Spec.Controller, ControllerState);
-            var rewards = done.Select(t => Reward(t)!.Value).ToList();
-            controller.Observe(done.Select((t, i) => new Observation(space.FromVector(t.Vector), rewards[i])).ToList());
-            return [new ControllerUpdated(done.Select(t => t.Id).ToList(), rewards, controller.ExportState())];
-        }
+        if (done.Count > 0) return [Observe(space, done)];
         var room = Spec.Trials - Trials.Count;
         if (room > 0)
         {
             var count = Spec.Asynchronous ? Math.Min(room, Spec.BatchSize - unobserved.Count) : Math.Min(room, Spec.BatchSize);
-            if (count <= 0) return [];
-            var controller = Controllers.Restore(space, Spec.Controller, ControllerState);
-            var candidates = controller.Propose(count);
-            var hashes = candidates.Select(c => build(c).Hash).ToList();
-            var events = new List<Shared.Protocol.IExperimentEvent>
-            {
-                new TrialsProposed(Trials.Count, candidates.Select(c => c.Vector.ToArray()).ToList(), hashes, controller.ExportState()),
-            };
-            var seen = FirstByHash;
-            for (var i = 0; i < hashes.Count; i++)
-            {
-                var id = Trials.Count + i;
-                if (seen.TryGetValue(hashes[i], out var source)) events.Add(new TrialReused(id, source));
-                else seen = seen.Add(hashes[i], id);
-            }
-            return events;
+            return count <= 0 ? [] : Propose(space, count, build);
         }
         return unobserved.Count == 0 ? [new ExperimentFinished(nowUnixMs)] : [];
+    }
+
+    /// <summary>
+    /// Pipelined mode. Trials are observed in order, a batch at a time — batch g is trials [gB, gB + B) — and
+    /// the window is kept full: once batch g is observed, trials up to (g + 1)B + W − 1 are proposed. Refilling
+    /// comes before observing, so the controller sees one fixed sequence of calls (propose W, observe batch 0,
+    /// propose B, observe batch 1, …) whatever order results arrive in: the trajectory depends on the seed, the
+    /// batch and the window only. Trials of later batches run while a batch's last trial finishes, so slots
+    /// stay busy; the price is that a batch is proposed from a policy one batch older than in synchronous mode.
+    /// </summary>
+    private List<Shared.Protocol.IExperimentEvent> NextPipelined(Space space, long nowUnixMs, Func<Candidate, Shared.Architecture.Network> build)
+    {
+        var observed = Trials.Count - Unobserved.Count; // always a prefix: batches are observed in order
+        var target = Math.Min(Spec.Trials, observed + Spec.PipelineWindow);
+        if (Trials.Count < target) return Propose(space, target - Trials.Count, build);
+        if (Unobserved.Count == 0) return Trials.Count >= Spec.Trials ? [new ExperimentFinished(nowUnixMs)] : [];
+        var batch = Enumerable.Range(observed, Math.Min(Spec.BatchSize, Spec.Trials - observed)).Select(id => Trials[id]).ToList();
+        return batch.All(IsDone) ? [Observe(space, batch)] : [];
+    }
+
+    private ControllerUpdated Observe(Space space, IReadOnlyList<TrialState> done)
+    {
+        var controller = Controllers.Restore(space, Spec.Controller, ControllerState);
+        var rewards = done.Select(t => Reward(t)!.Value).ToList();
+        controller.Observe(done.Select((t, i) => new Observation(space.FromVector(t.Vector), rewards[i])).ToList());
+        return new ControllerUpdated(done.Select(t => t.Id).ToList(), rewards, controller.ExportState());
+    }
+
+    private List<Shared.Protocol.IExperimentEvent> Propose(Space space, int count, Func<Candidate, Shared.Architecture.Network> build)
+    {
+        var controller = Controllers.Restore(space, Spec.Controller, ControllerState);
+        var candidates = controller.Propose(count);
+        var hashes = candidates.Select(c => build(c).Hash).ToList();
+        var events = new List<Shared.Protocol.IExperimentEvent>
+        {
+            new TrialsProposed(Trials.Count, candidates.Select(c => c.Vector.ToArray()).ToList(), hashes, controller.ExportState()),
+        };
+        var seen = FirstByHash;
+        for (var i = 0; i < hashes.Count; i++)
+        {
+            var id = Trials.Count + i;
+            if (seen.TryGetValue(hashes[i], out var source)) events.Add(new TrialReused(id, source));
+            else seen = seen.Add(hashes[i], id);
+        }
+        return events;
     }
 
     /// <summary>A cost arrived: recorded if the trial still needs one, otherwise (late or duplicate) nothing.</summary>

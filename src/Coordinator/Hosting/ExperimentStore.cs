@@ -30,6 +30,9 @@ public sealed record StoredExperiment(string Name, ExperimentState State, Experi
     IReadOnlyList<AttemptPreempted>? Preemptions = null)
 {
     public IReadOnlyList<AttemptPreempted> Preempted => Preemptions ?? [];
+
+    /// <summary>How many distinct trials had an attempt preempted.</summary>
+    public int PreemptedTrials => Preempted.Select(p => p.TrialId).Distinct().Count();
 }
 
 /// <summary>
@@ -124,16 +127,7 @@ public static class ExperimentStore
                     ?? throw new InvalidDataException($"experiment '{name}': event {r.GetInt64(0)} ({r.GetString(2)}) precedes its creation");
             }
         }
-        var preempted = new List<AttemptPreempted>();
-        using (var cmd = connection.CreateCommand())
-        {
-            cmd.Transaction = tx;
-            cmd.CommandText = "SELECT message, manifest FROM journal WHERE persistence_id = @p AND manifest = @m ORDER BY sequence_number";
-            Parameter(cmd, "@p", pid);
-            Parameter(cmd, "@m", NasSerializer.Manifests[typeof(AttemptPreempted)]);
-            using var r = cmd.ExecuteReader();
-            while (r.Read()) preempted.Add((AttemptPreempted)NasSerializer.FromBytes((byte[])r.GetValue(0), r.GetString(1)));
-        }
+        var preempted = ReadEvents<AttemptPreempted>(connection, tx, name);
         using (var size = connection.CreateCommand())
         {
             size.Transaction = tx;
@@ -169,11 +163,18 @@ public static class ExperimentStore
     public static IReadOnlyList<IExperimentEvent> Events(DatabaseTarget db, string name) => JournalEvents<IExperimentEvent>(db, name);
 
     /// <summary>The experiment's events of type <typeparamref name="T"/> (all of them for the event interface), in journal order.</summary>
-    private static IReadOnlyList<T> JournalEvents<T>(DatabaseTarget db, string name) where T : IExperimentEvent => Reading(db, () =>
+    private static List<T> JournalEvents<T>(DatabaseTarget db, string name) where T : IExperimentEvent => Reading(db, () =>
     {
         using var connection = Open(db);
         if (!TableExists(connection, db, "journal")) throw Unknown(db, name);
+        return ReadEvents<T>(connection, null, name);
+    });
+
+    /// <summary>The query behind <see cref="JournalEvents{T}"/>, on an open connection (inside <see cref="Load"/>'s read transaction there).</summary>
+    private static List<T> ReadEvents<T>(DbConnection connection, DbTransaction? tx, string name) where T : IExperimentEvent
+    {
         using var cmd = connection.CreateCommand();
+        cmd.Transaction = tx;
         var one = typeof(T) != typeof(IExperimentEvent);
         cmd.CommandText = "SELECT message, manifest FROM journal WHERE persistence_id = @p" + (one ? " AND manifest = @m" : "") + " ORDER BY sequence_number";
         Parameter(cmd, "@p", PersistenceIdOf(name));
@@ -181,8 +182,8 @@ public static class ExperimentStore
         var events = new List<T>();
         using var r = cmd.ExecuteReader();
         while (r.Read()) events.Add((T)NasSerializer.FromBytes((byte[])r.GetValue(0), r.GetString(1)));
-        return (IReadOnlyList<T>)events;
-    });
+        return events;
+    }
 
     /// <summary>How many trials of an experiment are accounted for (a result pair, a reuse or a failure) — a cheap count for following progress.</summary>
     public static long Progress(DatabaseTarget db, string name) => Reading(db, () =>

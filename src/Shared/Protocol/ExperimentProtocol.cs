@@ -1,3 +1,4 @@
+using System.Text.Json.Serialization;
 using static NasCluster.Shared.Protocol.EvaluationProtocol;
 
 namespace NasCluster.Shared.Protocol;
@@ -50,7 +51,22 @@ public static class ExperimentProtocol
         int EvaluationTimeoutMs,
         int TrainingTimeoutMs,
         int SnapshotEvery,
-        string? ForkedFrom);
+        string? ForkedFrom,
+        [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)] int PipelineWindow = 0)
+    {
+        /// <summary>The mode the spec runs in. A pipelined spec has a window (trials in flight, at least a
+        /// batch); the window is written only when set, so specs of the other modes keep the bytes version 1 stored.</summary>
+        [JsonIgnore]
+        public SearchMode Mode => PipelineWindow > 0 ? SearchMode.Pipelined : Asynchronous ? SearchMode.Asynchronous : SearchMode.Synchronous;
+
+        /// <summary>How the mode reads in <c>status</c> and the report.</summary>
+        [JsonIgnore]
+        public string ModeDescription => Mode switch
+        {
+            SearchMode.Pipelined => $"pipelined, batches of {BatchSize} in a window of {PipelineWindow}",
+            var m => $"{Kinds.Name(m)} batches of {BatchSize}",
+        };
+    }
 
     // Commands and replies.
 

@@ -38,6 +38,22 @@ public enum ControllerKind
 }
 
 /// <summary>
+/// How an experiment turns results into proposals. Synchronous: a batch is proposed, every trial of it
+/// finishes, the controller observes it, the next is proposed — one trajectory per seed, slots idle in a
+/// batch's tail. Asynchronous: the controller observes each result as it arrives and refills the batch —
+/// slots busy, the trajectory depends on timing. Pipelined: the controller observes in trial order, one
+/// batch at a time, and keeps a window of trials in flight — slots busy and one trajectory per seed, batch
+/// and window.
+/// </summary>
+[JsonConverter(typeof(KindConverter<SearchMode>))]
+public enum SearchMode
+{
+    Synchronous,
+    Asynchronous,
+    Pipelined,
+}
+
+/// <summary>
 /// The persisted and command-line names of the kinds: lower case, exactly the strings that version 1 of the
 /// journal stored, so typing them changed no byte of a stored experiment.
 /// </summary>

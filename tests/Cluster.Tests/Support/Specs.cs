@@ -1,5 +1,6 @@
 using NasCluster.Coordinator.Experiments;
 using NasCluster.Coordinator.Search;
+using NasCluster.Shared.Protocol;
 using NasCluster.Shared.SearchSpace;
 using static NasCluster.Shared.Protocol.ExperimentProtocol;
 
@@ -39,8 +40,13 @@ public static class Specs
         MaxAttempts = 3,
     };
 
-    public static ExperimentSpec Spec(string name = "exp", int trials = 20, int batch = 5, long seed = 1, bool asynchronous = false, string space = "mnv2-edgetpu-classification") =>
-        ExperimentSpecs.Build(Request(name, trials, batch, seed, space) with { Asynchronous = asynchronous });
+    public static ExperimentSpec Spec(string name = "exp", int trials = 20, int batch = 5, long seed = 1, bool asynchronous = false, string space = "mnv2-edgetpu-classification",
+        SearchMode? mode = null, int? window = null) =>
+        ExperimentSpecs.Build(Request(name, trials, batch, seed, space) with
+        {
+            Mode = mode ?? (asynchronous ? SearchMode.Asynchronous : SearchMode.Synchronous),
+            Window = window,
+        });
 
     public static (ExperimentState State, Space Space) Created(ExperimentSpec spec)
     {
