@@ -4,7 +4,7 @@ using NasCluster.Shared.Util;
 namespace NasCluster.NodeHosting;
 
 /// <summary>
-/// The options every node executable shares (<c>--seed --host --port --db --config</c>), so that
+/// The options every node executable shares (<c>--seed --host --port --db --config --tls-*</c>), so that
 /// <c>nascluster</c>, <c>nascluster-evaluator</c> and <c>nascluster-trainer</c> read a node's settings the same
 /// way: command line over environment (NASCLUSTER_*) over the role's HOCON file.
 /// </summary>
@@ -36,6 +36,12 @@ public sealed class NodeCommandLine
 
     public Option<string?> Config { get; } = new("--config") { Description = "An extra HOCON file that overrides the built-in configuration (env NASCLUSTER_CONFIG)." };
 
+    public Option<string?> TlsCertificate { get; } = new("--tls-cert") { Description = "Mutual TLS: this node's PEM certificate (env NASCLUSTER_TLS_CERT); needs --tls-key and --tls-ca." };
+
+    public Option<string?> TlsKey { get; } = new("--tls-key") { Description = "Mutual TLS: the PEM private key of --tls-cert (env NASCLUSTER_TLS_KEY)." };
+
+    public Option<string?> TlsCa { get; } = new("--tls-ca") { Description = "Mutual TLS: the cluster's CA certificate (PEM); peers must present a certificate it issued (env NASCLUSTER_TLS_CA)." };
+
     public Option<int> JoinTimeout { get; } = new("--join-timeout")
     {
         Description = "Seconds to wait for the cluster to accept this node.",
@@ -50,6 +56,9 @@ public sealed class NodeCommandLine
         command.Add(Port);
         if (withDb) command.Add(Db);
         command.Add(Config);
+        command.Add(TlsCertificate);
+        command.Add(TlsKey);
+        command.Add(TlsCa);
         command.Add(JoinTimeout);
         return this;
     }
@@ -64,7 +73,10 @@ public sealed class NodeCommandLine
             o = o with { Port = port is >= 0 and <= 65535 ? port : throw new NasInputException($"--port must be 0..65535 (got {port})") };
         if (parse.GetResult(Db) is not null && parse.GetValue(Db) is { } db) o = o with { Db = db };
         if (parse.GetValue(Config) is { } config) o = o with { ExtraConfigFile = config };
-        foreach (var s in o.Seeds) NodeConfig.SeedAddress(s); // a malformed seed is an error now, not a 60 s join timeout
+        if (parse.GetValue(TlsCertificate) is not null || parse.GetValue(TlsKey) is not null || parse.GetValue(TlsCa) is not null)
+            o = o with { Tls = Tls.NodeTls.From(parse.GetValue(TlsCertificate) ?? o.Tls?.CertificateFile, parse.GetValue(TlsKey) ?? o.Tls?.KeyFile, parse.GetValue(TlsCa) ?? o.Tls?.CaFile) };
+        o.Tls?.Load(); // unreadable or foreign certificates are an error now, not a join timeout
+        foreach (var s in o.Seeds) NodeConfig.SeedAddress(s, o.Tls is not null); // a malformed seed is an error now, not a 60 s join timeout
         return o;
     }
 

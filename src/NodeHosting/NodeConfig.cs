@@ -39,6 +39,9 @@ public sealed record NodeOptions
     public int EvaluatorThreads { get; init; }
     public string? ExtraConfigFile { get; init; }
 
+    /// <summary>Mutual TLS on the cluster transport (null: plain TCP, for a trusted network).</summary>
+    public Tls.NodeTls? Tls { get; init; }
+
     /// <summary>No seed nodes given: the node forms a new cluster by joining itself (standalone, or a cluster's first coordinator), unless a --config file names seeds.</summary>
     public bool JoinsItself => Seeds.Count == 0;
 }
@@ -48,7 +51,8 @@ public sealed record NodeOptions
 /// node's options, each layer over the ones before: <c>cluster.conf</c>, the role file, the persistence
 /// file, a <c>--config</c> file, then what was given on the command line or in the environment
 /// (NASCLUSTER_HOST, NASCLUSTER_PORT, NASCLUSTER_SEEDS (comma-separated), NASCLUSTER_DB,
-/// NASCLUSTER_ROLES, NASCLUSTER_SLOTS, NASCLUSTER_CONFIG). Options not given leave the files' values.
+/// NASCLUSTER_ROLES, NASCLUSTER_SLOTS, NASCLUSTER_CONFIG, NASCLUSTER_TLS_CERT/_KEY/_CA). Options not
+/// given leave the files' values.
 /// The database always comes from --db (default ./nascluster.db).
 /// </summary>
 public static class NodeConfig
@@ -77,6 +81,8 @@ public static class NodeConfig
         if (env("NASCLUSTER_SLOTS") is { Length: > 0 } slots)
             o = o with { TrainerSlots = int.TryParse(slots, out var s) && s >= 1 ? s : throw new NasInputException($"NASCLUSTER_SLOTS must be a positive integer (got '{slots}')") };
         if (env("NASCLUSTER_CONFIG") is { Length: > 0 } file) o = o with { ExtraConfigFile = file };
+        string? Env(string name) => env(name) is { Length: > 0 } v ? v : null;
+        if (Tls.NodeTls.From(Env("NASCLUSTER_TLS_CERT"), Env("NASCLUSTER_TLS_KEY"), Env("NASCLUSTER_TLS_CA")) is { } tls) o = o with { Tls = tls };
         return o;
     }
 
@@ -135,10 +141,11 @@ public static class NodeConfig
         var db = ParseDb(o.Db);
         static string Q(string s) => "\"" + s.Replace("\\", "\\\\").Replace("\"", "\\\"") + "\"";
         var roles = string.Join(", ", o.Roles.Select(Q));
-        var seeds = string.Join(", ", o.Seeds.Select(s => Q(SeedAddress(s))));
+        var seeds = string.Join(", ", o.Seeds.Select(s => Q(SeedAddress(s, o.Tls is not null))));
         var overrides = $$"""
             {{(o.Host is null ? "" : $"akka.remote.dot-netty.tcp.hostname = {Q(o.Host)}")}}
             {{(o.Port is null ? "" : $"akka.remote.dot-netty.tcp.port = {o.Port}")}}
+            {{(o.Tls is null ? "" : "akka.remote.dot-netty.tcp.enable-ssl = on")}}
             akka.cluster.roles = [{{roles}}]
             {{(o.Seeds.Count == 0 ? "" : $"akka.cluster.seed-nodes = [{seeds}]")}}
             akka.persistence.journal.sql.connection-string = {{Q(db.ConnectionString)}}
@@ -183,24 +190,29 @@ public static class NodeConfig
     }
 
     /// <summary>
-    /// A seed node as Akka wants it: <c>host:port</c> becomes <c>akka.tcp://nascluster@host:port</c>; a full
-    /// address is checked and kept.
+    /// A seed node as Akka wants it: <c>host:port</c> becomes <c>akka.tcp://nascluster@host:port</c>
+    /// (<c>akka.ssl.tcp://</c> with <paramref name="tls"/>); a full address is checked and kept.
     /// </summary>
-    public static string SeedAddress(string seed)
+    public static string SeedAddress(string seed, bool tls = false)
     {
         seed = seed.Trim();
-        if (seed.StartsWith("akka.tcp://", StringComparison.Ordinal))
+        var scheme = Scheme(tls);
+        if (seed.StartsWith("akka.", StringComparison.Ordinal) && seed.Contains("://", StringComparison.Ordinal))
         {
-            if (!seed.StartsWith($"akka.tcp://{SystemName}@", StringComparison.Ordinal))
-                throw new NasInputException($"seed '{seed}' names another actor system (expected akka.tcp://{SystemName}@host:port)");
+            if (!seed.StartsWith($"{scheme}://", StringComparison.Ordinal))
+                throw new NasInputException($"seed '{seed}' is not {scheme}://{SystemName}@host:port" + (tls ? " (this node runs TLS)" : " (a node without TLS)"));
+            if (!seed.StartsWith($"{scheme}://{SystemName}@", StringComparison.Ordinal))
+                throw new NasInputException($"seed '{seed}' names another actor system (expected {scheme}://{SystemName}@host:port)");
             return seed;
         }
         var colon = seed.LastIndexOf(':');
         if (colon <= 0 || !int.TryParse(seed[(colon + 1)..], out var port) || port is < 1 or > 65535)
             throw new NasInputException($"seed '{seed}' is not host:port (e.g. 10.0.0.5:4053)");
-        return Address(seed[..colon], port);
+        return Address(seed[..colon], port, tls);
     }
 
-    /// <summary>The address other nodes use to reach a node (akka.tcp://nascluster@host:port).</summary>
-    public static string Address(string host, int port) => $"akka.tcp://{SystemName}@{host}:{port}";
+    private static string Scheme(bool tls) => tls ? "akka.ssl.tcp" : "akka.tcp";
+
+    /// <summary>The address other nodes use to reach a node (akka.tcp://nascluster@host:port, or akka.ssl.tcp:// over TLS).</summary>
+    public static string Address(string host, int port, bool tls = false) => $"{Scheme(tls)}://{SystemName}@{host}:{port}";
 }

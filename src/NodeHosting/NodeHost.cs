@@ -24,7 +24,9 @@ public static class NodeHost
         ActorSystem system;
         try
         {
-            system = ActorSystem.Create(NodeConfig.SystemName, config);
+            system = options.Tls is null
+                ? ActorSystem.Create(NodeConfig.SystemName, config)
+                : ActorSystem.Create(NodeConfig.SystemName, BootstrapSetup.Create().WithConfig(config).And(options.Tls.TransportSetup()));
         }
         catch (Exception e) when (e is Akka.Remote.RemoteTransportException or Akka.Configuration.ConfigurationException or AggregateException)
         {
@@ -41,7 +43,8 @@ public static class NodeHost
             var finished = await Task.WhenAny(up.Task, system.WhenTerminated, Task.Delay(timeout));
             if (finished != up.Task)
                 throw new NasInputException($"could not join the cluster through {string.Join(", ", seeds)} within {timeout.TotalSeconds:0} s " +
-                                            "(is a coordinator running there, and are host and port reachable?)");
+                                            "(is a coordinator running there, and are host and port reachable?" +
+                                            (options.Tls is null ? " A cluster that runs TLS needs --tls-cert, --tls-key and --tls-ca.)" : " Over TLS: is this node's certificate issued by the cluster's CA?)"));
             return system;
         }
         catch

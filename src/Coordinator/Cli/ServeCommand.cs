@@ -2,6 +2,7 @@ using System.CommandLine;
 using NasCluster.EvaluatorNode.Cluster;
 using NasCluster.EvaluatorNode.Service;
 using NasCluster.NodeHosting;
+using NasCluster.NodeHosting.Tls;
 using NasCluster.Shared.Util;
 
 namespace NasCluster.Coordinator.Cli;
@@ -22,7 +23,10 @@ internal static class ServeCommand
         var clusterPort = Options.Int("--cluster-port", "With --join: the port of this process's cluster node (0: any free port).", 0);
         var cert = new Option<string?>("--tls-cert") { Description = "PEM certificate (chain): serve TLS. Needs --tls-key." };
         var key = new Option<string?>("--tls-key") { Description = "PEM private key of --tls-cert." };
-        var clientCa = new Option<string?>("--client-ca") { Description = "PEM CA certificate: require client certificates it issued (mutual TLS)." };
+        var clientCa = new Option<string?>("--tls-ca", "--client-ca")
+        {
+            Description = "PEM CA certificate: require client certificates it issued (mutual TLS); with --join the cluster node uses the same three files.",
+        };
         var maxRequest = Options.Int("--max-request-mb", "Largest request accepted, MiB (larger: RESOURCE_EXHAUSTED).", 64);
         var timeout = Options.Int("--evaluator-timeout", "With --join: seconds to wait for an evaluator before UNAVAILABLE (a client deadline ends it sooner).", 60);
         foreach (var o in new Option[] { port, host, join, clusterPort, cert, key, clientCa, maxRequest, timeout }) serve.Add(o);
@@ -42,12 +46,16 @@ internal static class ServeCommand
                 Limits = new CostServiceLimits { MaxRequestBytes = mb << 20 },
             };
             var seeds = (p.GetValue(join) ?? []).SelectMany(s => s.Split(',', StringSplitOptions.RemoveEmptyEntries)).ToList();
-            return RunAsync(o, options, seeds, p.GetValue(clusterPort), TimeSpan.FromSeconds(p.GetValue(timeout))).GetAwaiter().GetResult();
+            // With --join the service's own cluster node runs mutual TLS with the same files when all three are given.
+            var nodeTls = options.CertificateFile is not null && options.ClientCaFile is not null
+                ? NodeTls.From(options.CertificateFile, options.KeyFile, options.ClientCaFile)
+                : null;
+            return RunAsync(o, options, seeds, p.GetValue(clusterPort), TimeSpan.FromSeconds(p.GetValue(timeout)), nodeTls).GetAwaiter().GetResult();
         }));
         return serve;
     }
 
-    private static async Task<int> RunAsync(CliOutput o, CostServerOptions options, List<string> seeds, int clusterPort, TimeSpan evaluatorTimeout)
+    private static async Task<int> RunAsync(CliOutput o, CostServerOptions options, List<string> seeds, int clusterPort, TimeSpan evaluatorTimeout, NodeTls? nodeTls)
     {
         Akka.Actor.ActorSystem? system = null;
         ICostBackend backend;
@@ -57,8 +65,9 @@ internal static class ServeCommand
         }
         else
         {
-            foreach (var s in seeds) NodeConfig.SeedAddress(s);
             var node = NodeConfig.FromEnvironment(new NodeOptions()) with { Roles = [], Seeds = seeds, Host = options.Host, Port = clusterPort };
+            if (nodeTls is not null) node = node with { Tls = nodeTls };
+            foreach (var s in seeds) NodeConfig.SeedAddress(s, node.Tls is not null);
             system = await NodeHost.StartAsync(node);
             backend = new ClusterCostBackend(system, await EvaluatorRegion.StartProxyAsync(system), evaluatorTimeout);
         }

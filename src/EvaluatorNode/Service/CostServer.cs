@@ -73,7 +73,7 @@ public sealed class CostServer : IAsyncDisposable
                     https.ServerCertificate = certificate;
                     if (clientCa is null) return;
                     https.ClientCertificateMode = ClientCertificateMode.RequireCertificate;
-                    https.ClientCertificateValidation = (cert, _, _) => IssuedBy(cert, clientCa);
+                    https.ClientCertificateValidation = (cert, _, _) => NodeHosting.Tls.NodeTls.IssuedBy(cert, clientCa);
                 });
             });
         });
@@ -118,7 +118,7 @@ public sealed class CostServer : IAsyncDisposable
         if (o.CertificateFile is null != (o.KeyFile is null))
             throw new NasInputException("TLS needs both --tls-cert and --tls-key");
         if (o.ClientCaFile is not null && o.CertificateFile is null)
-            throw new NasInputException("--client-ca (mutual TLS) needs --tls-cert and --tls-key");
+            throw new NasInputException("--tls-ca (mutual TLS) needs --tls-cert and --tls-key");
         if (o.CertificateFile is null) return (null, null);
         try
         {
@@ -130,15 +130,5 @@ public sealed class CostServer : IAsyncDisposable
         {
             throw new NasInputException($"cannot read the TLS certificate or key: {e.Message}");
         }
-    }
-
-    /// <summary>A client certificate is accepted when it chains to the configured CA (and nothing else).</summary>
-    private static bool IssuedBy(X509Certificate2 certificate, X509Certificate2 ca)
-    {
-        using var chain = new X509Chain();
-        chain.ChainPolicy.TrustMode = X509ChainTrustMode.CustomRootTrust;
-        chain.ChainPolicy.CustomTrustStore.Add(ca);
-        chain.ChainPolicy.RevocationMode = X509RevocationMode.NoCheck;
-        return chain.Build(certificate);
     }
 }

@@ -13,6 +13,7 @@ using Microsoft.Extensions.Logging;
 using NasCluster.Coordinator.Experiments;
 using NasCluster.Coordinator.Hosting;
 using NasCluster.NodeHosting;
+using NasCluster.NodeHosting.Tls;
 using NasCluster.Shared.Util;
 
 namespace NasCluster.Coordinator.Analysis.Dashboard;
@@ -27,6 +28,9 @@ public sealed record DashboardOptions
 
     /// <summary>How often the journal's sequence numbers are read (one small query).</summary>
     public TimeSpan PollInterval { get; init; } = TimeSpan.FromMilliseconds(250);
+
+    /// <summary>HTTPS with the node's certificate, and only clients whose certificate the CA issued (the same files as the nodes and the cost service).</summary>
+    public NodeTls? Tls { get; init; }
 }
 
 /// <summary>
@@ -68,7 +72,18 @@ public sealed class DashboardServer : IAsyncDisposable
         var address = ListenAddress.Parse(options.Host);
         var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = [], ContentRootPath = AppContext.BaseDirectory });
         builder.Logging.ClearProviders();
-        builder.WebHost.ConfigureKestrel(k => k.Listen(address, options.Port, l => l.Protocols = HttpProtocols.Http1AndHttp2));
+        var tls = options.Tls?.Load();
+        builder.WebHost.ConfigureKestrel(k => k.Listen(address, options.Port, l =>
+        {
+            l.Protocols = HttpProtocols.Http1AndHttp2;
+            if (tls is not { } t) return;
+            l.UseHttps(https =>
+            {
+                https.ServerCertificate = t.Certificate;
+                https.ClientCertificateMode = Microsoft.AspNetCore.Server.Kestrel.Https.ClientCertificateMode.RequireCertificate;
+                https.ClientCertificateValidation = (cert, _, _) => NodeTls.IssuedBy(cert, t.Ca);
+            });
+        }));
         var app = builder.Build();
         var server = new DashboardServer(app, db, options) { _versions = initial };
         server.Map(app);
