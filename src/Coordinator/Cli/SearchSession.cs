@@ -46,6 +46,7 @@ internal static class SearchSession
             Receive<ExperimentProgress>(p => channel.TryWrite(p));
             Receive<ExperimentDone>(d => channel.TryWrite(d));
             Receive<ExperimentRefused>(r => channel.TryWrite(r));
+            Receive<ExperimentHalted>(h => channel.TryWrite(h));
         }
     }
 
@@ -167,6 +168,9 @@ internal static class SearchSession
                     break;
                 case ExperimentRefused r:
                     throw new NasInputException(r.Reason);
+                case ExperimentHalted h:
+                    progress.Finish();
+                    throw new NasInputException($"experiment '{name}' halted: {h.Reason}");
             }
         }
         progress.Finish();

@@ -180,21 +180,40 @@ public sealed partial class ExperimentActor : ReceivePersistentActor, IWithTimer
         }
     }
 
+    private static bool InCluster => Context.System.Settings.ProviderClass.Contains("Cluster", StringComparison.Ordinal);
+
     protected override void PreStart()
     {
         base.PreStart();
         // An evaluator node's removal re-sends the evaluations that may have been on it (ExperimentActor.Work.cs).
-        if (Context.System.Settings.ProviderClass.Contains("Cluster", StringComparison.Ordinal))
-            Akka.Cluster.Cluster.Get(Context.System).Subscribe(Self, typeof(Akka.Cluster.ClusterEvent.MemberRemoved));
+        if (InCluster) Akka.Cluster.Cluster.Get(Context.System).Subscribe(Self, typeof(Akka.Cluster.ClusterEvent.MemberRemoved));
     }
 
     protected override void PostStop()
     {
-        if (Context.System.Settings.ProviderClass.Contains("Cluster", StringComparison.Ordinal))
-            Akka.Cluster.Cluster.Get(Context.System).Unsubscribe(Self);
+        if (InCluster) Akka.Cluster.Cluster.Get(Context.System).Unsubscribe(Self);
         _lock?.Dispose();
         _lock = null;
         base.PostStop();
+    }
+
+    /// <summary>
+    /// A journal write failed; Akka stops the actor after this. A fault waiting will not cure (a full or
+    /// read-only SQLite disk) halts the experiment: watchers and the registry are told, so it is not restarted
+    /// and a standalone search ends with the reason. Anything else (a database that went away) is restarted
+    /// by the registry.
+    /// </summary>
+    protected override void OnPersistFailure(Exception cause, object @event, long sequenceNr)
+    {
+        if (StorageFault.Describe(cause, _db, _name) is { } reason)
+        {
+            _log.Error("experiment {0} halted: {1}", _name, reason);
+            _active = false;
+            var halted = new ExperimentHalted(_name, reason);
+            foreach (var w in _watchers) w.Tell(halted);
+            if (!_watchers.Contains(Context.Parent)) Context.Parent.Tell(halted);
+        }
+        base.OnPersistFailure(cause, @event, sequenceNr);
     }
 
     private void Refuse(string reason)

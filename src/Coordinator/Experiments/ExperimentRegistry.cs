@@ -133,6 +133,11 @@ public sealed class ExperimentRegistry : ReceivePersistentActor, IWithTimers
             foreach (var gone in _agents.Where(a => a.Value.Agent.Equals(t.ActorRef)).Select(a => a.Key).ToList()) _agents.Remove(gone);
             foreach (var set in _watchers.Values) set.Remove(t.ActorRef);
         });
+        Command<ExperimentHalted>(h =>
+        {
+            _running.Remove(h.Name); // not restarted: the fault needs the user (it stays remembered, for a takeover)
+            _restarting.Remove(h.Name);
+        });
         Command<ExperimentDone>(d =>
         {
             _running.Remove(d.Name);

@@ -55,7 +55,25 @@ public static class Database
         }
         catch (Exception e) when (e is SqliteException or IOException or UnauthorizedAccessException)
         {
+            if (e is SqliteException { SqliteErrorCode: 8 or 14 } or IOException or UnauthorizedAccessException && !WritableFolder(Path.GetDirectoryName(Path.GetFullPath(path))!))
+                throw new NasInputException("the database is on a read-only disk or folder (SQLite writes its -wal and -shm files beside it): " +
+                                            "make it writable, or copy the database to a writable place and pass that --db", path);
             throw new NasInputException($"cannot open the database: {e.Message}", path);
+        }
+    }
+
+    internal static bool WritableFolder(string folder)
+    {
+        var probe = Path.Combine(folder, $".nascluster-write-probe-{Environment.ProcessId}");
+        try
+        {
+            File.WriteAllBytes(probe, []);
+            File.Delete(probe);
+            return true;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return false;
         }
     }
 
@@ -97,9 +115,16 @@ public sealed class ExperimentLock : IDisposable
                 var file = new FileStream(path, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None);
                 return new ExperimentLock(file, null);
             }
-            catch (IOException)
+            catch (IOException e) when (IsSharingViolation(e))
             {
                 throw new NasInputException($"experiment '{experiment}' is already running in another process; watch it with `nascluster status {experiment}`", db.Display);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                throw new NasInputException(Database.WritableFolder(Path.GetDirectoryName(path)!)
+                    ? $"cannot take the experiment's lock {path}: {e.Message}"
+                    : "the database is on a read-only disk or folder (the experiment's lock file, and SQLite's -wal and -shm files, are written beside it): " +
+                      "make it writable, or copy the database to a writable place and pass that --db", db.Display);
             }
         }
         var connection = new NpgsqlConnection(db.ConnectionString);
@@ -115,6 +140,9 @@ public sealed class ExperimentLock : IDisposable
         return new ExperimentLock(null, connection);
     }
 
+    /// <summary>Another process holds the lock (flock contention), as opposed to a file that cannot be opened at all.</summary>
+    private static bool IsSharingViolation(IOException e) => e.HResult == unchecked((int)0x80070020) || e is not FileNotFoundException && e.Message.Contains("being used by another process", StringComparison.Ordinal);
+
     /// <summary>Whether some process holds the experiment's lock right now (for `status`).</summary>
     public static bool IsHeld(DatabaseTarget db, string experiment)
     {
@@ -127,9 +155,13 @@ public sealed class ExperimentLock : IDisposable
                 using var probe = new FileStream(path, FileMode.Open, FileAccess.ReadWrite, FileShare.None);
                 return false;
             }
-            catch (IOException)
+            catch (IOException e) when (IsSharingViolation(e))
             {
                 return true;
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                return false; // a read-only disk: no process can be writing this experiment
             }
         }
         using var connection = new NpgsqlConnection(db.ConnectionString);

@@ -142,4 +142,7 @@ public static class ExperimentProtocol
 
     /// <summary>Sent to watchers when the experiment has every trial accounted for.</summary>
     public sealed record ExperimentDone(string Name, int Completed, int Failed) : IExperimentMessage;
+
+    /// <summary>The experiment stopped on a storage fault that waiting will not cure (a full or read-only SQLite disk): not restarted; the reason says what to do.</summary>
+    public sealed record ExperimentHalted(string Name, string Reason) : IExperimentMessage;
 }

@@ -50,6 +50,7 @@ public sealed class NasSerializer(ExtendedActorSystem system) : SerializerWithSt
         [typeof(GetExperimentState)] = "exp-get-state-v1",
         [typeof(ExperimentStateReply)] = "exp-state-v2",
         [typeof(ExperimentDone)] = "exp-done-v1",
+        [typeof(ExperimentHalted)] = "exp-halted-v1",
         [typeof(RegisterTrainer)] = "exp-register-trainer-v1",
         [typeof(TrainerAvailable)] = "exp-trainer-available-v1",
         // Evaluation (wire only; v2: typed attempt ids and fidelity).
