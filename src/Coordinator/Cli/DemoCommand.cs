@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Globalization;
 using NasCluster.Coordinator.Experiments;
 using NasCluster.NodeHosting;
+using NasCluster.Shared.Protocol;
 using NasCluster.Shared.Util;
 using static NasCluster.Shared.Protocol.ExperimentProtocol;
 
@@ -41,7 +42,7 @@ internal static class DemoCommand
             };
             var spec = ExperimentSpecs.Build(request);
             var dbPath = p.GetValue(db)!;
-            o.Err.WriteLine($"running: nascluster search --space {request.Space} --name {experiment} --trials {request.Trials} --batch {request.BatchSize} " +
+            o.Err.WriteLine($"running: nascluster search --space {request.Space} --name {experiment} --trials {request.Trials} --batch {request.BatchSize} --mode {Kinds.Name(spec.Mode)} --window {spec.PipelineWindow} " +
                             $"--proxy-steps {request.ProxySteps} --quality {request.Quality} --seed {request.Seed} --db {dbPath}");
             if (request.Quality == "proxy")
                 o.Err.WriteLine("(the first run trains the distillation teacher once, about 5 minutes on two cores; later runs reuse it)");

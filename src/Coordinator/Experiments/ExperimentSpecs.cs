@@ -19,7 +19,7 @@ public sealed record SearchRequest
     public int BatchSize { get; init; } = 10;
     public long Seed { get; init; }
     /// <summary>The mode a search runs in unless told otherwise.</summary>
-    public const SearchMode DefaultMode = SearchMode.Synchronous;
+    public const SearchMode DefaultMode = SearchMode.Pipelined;
 
     public SearchMode Mode { get; init; } = DefaultMode;
 

@@ -214,6 +214,11 @@ public static class ExperimentStore
         {
             throw new NasInputException($"not a NasCluster database, or it is corrupt ({e.Message.TrimEnd('.')})", db.Display);
         }
+        catch (SqliteException e) when (e.SqliteErrorCode is 14 or 8 && db.SqlitePath is { } path && !Database.WritableFolder(Path.GetDirectoryName(path)!))
+        {
+            throw new NasInputException("the database is on a read-only disk or folder, where SQLite cannot read a WAL-mode database " +
+                                        "(it needs its -shm file beside it): make it writable, or copy the database (with its -wal file) to a writable place", db.Display);
+        }
         catch (SqliteException e)
         {
             throw new NasInputException($"cannot read the database: {e.Message}", db.Display);

@@ -118,7 +118,7 @@ public sealed class CostServer : IAsyncDisposable
         if (o.CertificateFile is null != (o.KeyFile is null))
             throw new NasInputException("TLS needs both --tls-cert and --tls-key");
         if (o.ClientCaFile is not null && o.CertificateFile is null)
-            throw new NasInputException("--tls-ca (mutual TLS) needs --tls-cert and --tls-key");
+            throw new NasInputException("--tls-ca/--client-ca (mutual TLS) needs --tls-cert and --tls-key");
         if (o.CertificateFile is null) return (null, null);
         try
         {

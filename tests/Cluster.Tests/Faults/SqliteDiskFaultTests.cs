@@ -93,6 +93,18 @@ public sealed class SqliteDiskFaultTests : IDisposable
             var error = Assert.Single(ErrorLines(refused.Output));
             Assert.True(error.Contains("read-only", StringComparison.Ordinal), error);
         }
+        using (var status = NodeProcess.Start("nascluster.dll", _dir, "status", "x", "--db", db))
+        {
+            // SQLite reads a WAL database on a read-only disk when its -shm file was left behind (as by the kill
+            // here); without one it cannot, and `status` says why.
+            var code = await status.WaitForExit(TimeSpan.FromMinutes(1));
+            if (code != 0)
+            {
+                Assert.Equal(2, code);
+                Assert.Contains("read-only disk", Assert.Single(ErrorLines(status.Output)));
+            }
+            else Assert.Contains("interrupted", status.Output);
+        }
         disk.ReadOnly(false);
         Assert.Equal(before, File.ReadAllBytes(db));
         await ResumeAndCompare(target, await CleanRun());
