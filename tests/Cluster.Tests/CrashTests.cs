@@ -65,14 +65,18 @@ public sealed class CrashTests
         await using var coordinator = await Nodes.Start(db.Url, ["coordinator"]);
         var seed = Nodes.Seed(coordinator);
         string[] evaluatorArgs = ["--seed", seed, "--config", config, "--threads", "1", "--work-delay-ms", "20"];
-        string[] trainerArgs = ["--seed", seed, "--config", config, "--skip-teacher", "--slots", "2", "--work-delay-ms", "150"];
+        string[] trainerArgs = ["--seed", seed, "--config", config, "--skip-teacher", "--slots", "2"];
         using var evaluator1 = await NodeProcess.StartNode("nascluster-evaluator.dll", db.Directory, evaluatorArgs);
         using var evaluator2 = await NodeProcess.StartNode("nascluster-evaluator.dll", db.Directory, evaluatorArgs);
-        using var trainer1 = await NodeProcess.StartNode("nascluster-trainer.dll", db.Directory, [.. trainerArgs, "--id", "trainer-1"]);
-        using var trainer2 = await NodeProcess.StartNode("nascluster-trainer.dll", db.Directory, [.. trainerArgs, "--id", "trainer-2"]);
+        // trainer-1 holds each training for 3 s, so work seen out on it in the journal is still out when the kill
+        // lands (with 150 ms, as trainer-2, it could finish between the journal read and the kill on a loaded machine).
+        using var trainer1 = await NodeProcess.StartNode("nascluster-trainer.dll", db.Directory, [.. trainerArgs, "--id", "trainer-1", "--work-delay-ms", "3000"]);
+        using var trainer2 = await NodeProcess.StartNode("nascluster-trainer.dll", db.Directory, [.. trainerArgs, "--id", "trainer-2", "--work-delay-ms", "150"]);
 
         const int trials = 200;
-        var spec = Specs.Spec("crash-workers", trials: trials, batch: 10) with { EvaluationTimeoutMs = 10_000, TrainingTimeoutMs = 10_000 };
+        // The training deadline is far beyond the time to down and remove a killed node even on a loaded machine:
+        // only the trainer's departure may re-issue its work here (a deadline would make it a failed attempt).
+        var spec = Specs.Spec("crash-workers", trials: trials, batch: 10) with { EvaluationTimeoutMs = 10_000, TrainingTimeoutMs = 120_000 };
         var done = await Nodes.StartSearch(coordinator, spec);
 
         // Kill while trainer-1 holds work: a quality dispatch to it without a result yet.
