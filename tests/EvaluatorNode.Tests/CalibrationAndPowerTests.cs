@@ -58,11 +58,33 @@ public class PowerTests
         var r = Probe.Cost(n);
         var e = Probe.Pixel6.Energy;
         Assert.True(r.EnergyMj * 1e9 >= n.Macs * e.MacPj, "energy ≥ MACs × e_MAC");
-        Assert.Equal(r.EnergyMj, r.Layers.Sum(l => l.EnergyUj) * 1e-3, 1e-9);
-        Assert.Equal(r.EnergyMj / r.SimulatedMs, r.PowerW, 1e-9);
-        var staticMj = PowerModel.StaticPowerW(Probe.Pixel6) * r.SimulatedMs;
-        Assert.True(r.EnergyMj > staticMj);
-        Assert.True(r.PowerW <= Probe.Pixel6.PowerBudgetW, $"{r.PowerW:F3} W");
+        // Layers carry their dynamic energy and static power over their calibrated time; the rest is the host's
+        // time (static power keeps running) and the input and output crossing the link.
+        var (inBytes, outBytes) = CostModel.InputOutputBytes(n);
+        var staticW = PowerModel.StaticPowerW(Probe.Pixel6);
+        Assert.Equal(r.EnergyMj, r.Layers.Sum(l => l.EnergyUj) * 1e-3 + staticW * r.Host.TotalMs + (inBytes + outBytes) * e.OffChipPjPerByte * 1e-9, 1e-9);
+        Assert.Equal(r.LatencyMs, r.Layers.Sum(l => l.LatencyMs) + r.Host.TotalMs, 1e-9);
+        Assert.Equal(Probe.Pixel6.CalibrationSlope * r.SimulatedMs, r.Layers.Sum(l => l.LatencyMs), 1e-9);
+        // Static energy is static power over the whole calibrated latency; power_w is the active power with
+        // idle subtracted (Akin et al. §5.5): average power less the static part.
+        Assert.Equal(r.EnergyMj / r.LatencyMs, r.AveragePowerW, 1e-12);
+        Assert.Equal(r.AveragePowerW - staticW, r.PowerW, 1e-9);
+        Assert.True(r.EnergyMj > staticW * r.LatencyMs);
+        Assert.False(r.OverPowerBudget);
+    }
+
+    [Fact]
+    public void No_zoo_model_averages_above_the_pixel6_budget_and_a_network_that_would_is_flagged()
+    {
+        foreach (var name in ModelZoo.Names)
+        {
+            var r = Probe.Cost(ModelZoo.Build(name));
+            Assert.True(r.AveragePowerW <= Probe.Pixel6.PowerBudgetW, $"{name}: {r.AveragePowerW:F3} W average on pixel6");
+        }
+        var tight = Probe.Pixel6 with { PowerBudgetW = 0.3 };
+        var flagged = Probe.Cost(ModelZoo.Build("resnet-152"), tight);
+        Assert.True(flagged.OverPowerBudget, $"{flagged.AveragePowerW:F3} W against 0.3 W");
+        Assert.False(Probe.Cost(ModelZoo.Build("resnet-152")).OverPowerBudget);
     }
 
     [Fact]

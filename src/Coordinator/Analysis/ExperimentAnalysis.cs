@@ -352,6 +352,7 @@ public static class ExperimentAnalysis
                     ["macs"] = r.Macs,
                     ["latency_ms"] = r.LatencyMs,
                     ["runtime_overhead_ms"] = r.RuntimeOverheadMs,
+                    ["host_ms"] = r.Host.TotalMs,
                     ["energy_mj"] = r.EnergyMj,
                     ["power_w"] = r.PowerW,
                     ["utilization"] = r.Utilization,

@@ -143,8 +143,21 @@ internal static class EstimateCommand
         w.WriteNumber("latency_ms", r.LatencyMs);
         w.WriteNumber("simulated_ms", r.SimulatedMs);
         w.WriteNumber("runtime_overhead_ms", r.RuntimeOverheadMs);
+        w.WriteNumber("accelerator_ms", r.LatencyMs - r.Host.TotalMs);
+        w.WriteStartObject("host");
+        w.WriteNumber("total_ms", r.Host.TotalMs);
+        w.WriteNumber("share", r.LatencyMs > 0 ? r.Host.TotalMs / r.LatencyMs : 0);
+        w.WriteNumber("invocation_ms", r.Host.InvocationMs);
+        w.WriteNumber("input_ms", r.Host.InputMs);
+        w.WriteNumber("output_ms", r.Host.OutputMs);
+        w.WriteNumber("link_latency_ms", r.Host.LinkLatencyMs);
+        w.WriteNumber("cpu_ms", r.Host.CpuMs);
+        w.WriteEndObject();
         w.WriteNumber("energy_mj", r.EnergyMj);
         w.WriteNumber("power_w", r.PowerW);
+        w.WriteNumber("average_power_w", r.AveragePowerW);
+        w.WriteNumber("power_budget_w", r.PowerBudgetW);
+        w.WriteBoolean("over_power_budget", r.OverPowerBudget);
         w.WriteNumber("utilization", r.Utilization);
         w.WriteNumber("params", r.Params);
         w.WriteNumber("macs", r.Macs);
@@ -175,9 +188,12 @@ internal static class EstimateCommand
         var grid = new Grid().AddColumn().AddColumn();
         grid.AddRow("network", Markup.Escape(name));
         grid.AddRow("hardware", $"{r.Hardware} ({(r.Fidelity == Fidelity.Analytical ? "analytical model" : "tile-level simulation")})");
-        grid.AddRow("latency", $"{r.LatencyMs:0.000} ms (simulated {r.SimulatedMs:0.000} ms, runtime overhead {r.RuntimeOverheadMs:0.000} ms)");
-        grid.AddRow("energy", $"{r.EnergyMj:0.000} mJ per inference");
-        grid.AddRow("power", $"{r.PowerW:0.000} W average while running");
+        var h = r.Host;
+        grid.AddRow("latency", $"{r.LatencyMs:0.000} ms = accelerator {r.LatencyMs - h.TotalMs:0.000} ms (simulated {r.SimulatedMs:0.000} ms) + host {h.TotalMs:0.000} ms ({(r.LatencyMs > 0 ? h.TotalMs / r.LatencyMs : 0):P0})");
+        grid.AddRow("host", $"invocation {h.InvocationMs:0.000} ms, input {h.InputMs:0.000} ms, output {h.OutputMs:0.000} ms, link latency {h.LinkLatencyMs:0.000} ms, CPU {h.CpuMs:0.000} ms");
+        grid.AddRow("energy", $"{r.EnergyMj:0.000} mJ per inference (static power over the whole latency included)");
+        grid.AddRow("power", $"{r.PowerW:0.000} W active (idle subtracted), {r.AveragePowerW:0.000} W average of a {r.PowerBudgetW:0.##} W budget"
+                             + (r.OverPowerBudget ? " [yellow]— over budget: the device would throttle[/]" : ""));
         grid.AddRow("utilization", $"{r.Utilization:P1} of peak MACs");
         grid.AddRow("params / MACs", $"{Format.Count(r.Params)} / {Format.Count(r.Macs)}");
         grid.AddRow("weights", $"{Format.Bytes(r.CachedWeightBytes)} cached on chip, {Format.Bytes(r.StreamedWeightBytes)} streamed every inference");

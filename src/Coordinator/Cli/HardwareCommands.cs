@@ -24,12 +24,28 @@ internal static class HardwareCommands
         }));
         hardware.Add(list);
 
-        var show = new Command("show", "Show every number of a preset or hardware file and where it comes from.");
+        var show = new Command("show", "Show every number of a preset or hardware file and where it comes from; --json or --save FILE give it as an editable hardware file.");
         var name = new Argument<string>("HARDWARE") { Description = "A preset name or a hardware JSON file.", DefaultValueFactory = _ => HardwarePresets.Default };
+        var asJson = new Option<bool>("--json") { Description = "Print the description as a complete hardware file (nascluster-hardware, no base)." };
+        var save = new Option<string?>("--save") { Description = "Write the description as a complete, editable hardware file to FILE (refuses to overwrite)." };
         show.Add(name);
+        show.Add(asJson);
+        show.Add(save);
         show.SetAction(p => CliApp.Guard(p, o =>
         {
             var h = HardwarePresets.Resolve(p.GetValue(name)!);
+            if (p.GetValue(save) is { } file)
+            {
+                if (File.Exists(file)) throw new NasCluster.Shared.Util.NasInputException($"{file} exists; not overwritten");
+                NasCluster.Shared.Util.AtomicFile.Write(file, HardwareFile.Write(h), "the hardware file");
+                o.Out.WriteLine($"wrote {file}: {h.Id} as an editable hardware file; use it with --hardware {file}");
+                return ExitCodes.Ok;
+            }
+            if (p.GetValue(asJson))
+            {
+                o.Out.Write(HardwareFile.Write(h));
+                return ExitCodes.Ok;
+            }
             var grid = new Grid().AddColumn().AddColumn();
             void Row(string k, string v) => grid.AddRow(Markup.Escape(k), Markup.Escape(v));
             Row("hardware", $"{h.Id}: {h.Description}");
@@ -41,7 +57,11 @@ internal static class HardwareCommands
             Row("overheads", $"{h.LayerOverheadCycles} cycles per layer, {h.PassOverheadCycles} per lane pass");
             var e = h.Energy;
             Row("energy", $"{h.TechnologyNm} nm: MAC {e.MacPj:0.###} pJ, core mem {e.CoreMemReadPjPerByte:0.###} pJ/B, PE mem {e.PeMemReadPjPerByte:0.###} pJ/B, off-chip {e.OffChipPjPerByte:0.#} pJ/B, static {e.StaticFraction:P0} of peak");
-            Row("power", $"{PowerModel.FullUtilizationPowerW(h):0.000} W at full utilisation (budget {h.PowerBudgetW} W)");
+            Row("power", $"{PowerModel.FullUtilizationPowerW(h):0.000} W on its densest work, {PowerModel.StaticPowerW(h):0.000} W of it static (budget {h.PowerBudgetW} W)");
+            var host = h.Host;
+            Row("host", $"{host.Link}: {host.LinkBytesPerSecond / 1e9:0.###} GB/s, {host.TransferLatencyUs:0.#} µs per transfer, {host.InvocationOverheadUs:0.#} µs per invocation, "
+                        + (host.DeviceDram ? "off-chip traffic through its own DRAM path" : "no DRAM of its own: off-chip traffic crosses the host link"));
+            Row("host CPU", $"{host.Cpu}: {host.CpuOpsPerSecond / 1e9:0.#} GOPS sustained, {host.CpuOpOverheadUs:0.#} µs per op");
             Row("calibration", h.CalibrationSource.Length > 0
                 ? $"latency = {h.CalibrationSlope:0.####} x simulated + {h.CalibrationInterceptMs:0.####} ms ({h.CalibrationSource})"
                 : "none (latencies are raw simulated times)");

@@ -15,7 +15,7 @@ public static class CostModel
     /// Version of the cost models' behaviour. Experiments record it and refuse to resume under another, so
     /// results of one experiment always come from one simulator. Bump it when a change alters any number.
     /// </summary>
-    public const string Version = "ppe-1";
+    public const string Version = "ppe-2";
 
     /// <param name="network">The network to price.</param>
     /// <param name="hw">The accelerator.</param>
@@ -62,6 +62,7 @@ public static class CostModel
         var layers = new LayerCost[entries.Length];
         double totalCycles = 0, dynamicPj = 0;
         long spill = 0;
+        var linkTransfers = 0;
         for (var i = 0; i < entries.Length; i++)
         {
             var e = entries[i];
@@ -70,25 +71,55 @@ public static class CostModel
             totalCycles += c;
             dynamicPj += e.DynamicEnergyPj;
             spill += e.Plan.SpillBytes;
-            var energyPj = e.DynamicEnergyPj + PowerModel.StaticEnergyPj(hw, c);
-            layers[i] = new LayerCost(info.Layer.Name, e.Plan.Kind, e.Plan.Mapping, c, hw.CyclesToMs(c) * hw.CalibrationSlope, energyPj * 1e-6,
-                c > 0 ? info.Macs / (c * hw.PeakMacsPerCycle) : 0, bounds[i], info.Macs, e.Plan.OffChipWeightBytes + e.Plan.SpillBytes);
+            var offChip = e.Plan.OffChipWeightBytes + e.Plan.SpillBytes;
+            if (offChip > 0) linkTransfers++;
+            var ms = hw.CyclesToMs(c) * hw.CalibrationSlope;
+            layers[i] = new LayerCost(info.Layer.Name, e.Plan.Kind, e.Plan.Mapping, c, ms, (e.DynamicEnergyPj + PowerModel.StaticEnergyPj(hw, ms)) * 1e-6,
+                c > 0 ? info.Macs / (c * hw.PeakMacsPerCycle) : 0, bounds[i], info.Macs, offChip);
         }
         var simulatedMs = hw.CyclesToMs(totalCycles);
-        var energyMj = (dynamicPj + PowerModel.StaticEnergyPj(hw, totalCycles)) * 1e-9;
+        var acceleratorMs = hw.CalibrationSlope * simulatedMs;
+        var (inputBytes, outputBytes) = InputOutputBytes(network);
+        var host = new HostCost(
+            InvocationMs: hw.CalibrationInterceptMs + hw.Host.InvocationOverheadUs * 1e-3,
+            InputMs: hw.Host.TransferMs(inputBytes),
+            OutputMs: hw.Host.TransferMs(outputBytes),
+            LinkLatencyMs: hw.Host.DeviceDram ? 0 : linkTransfers * hw.Host.TransferLatencyUs * 1e-3,
+            CpuMs: 0);
+        var latencyMs = acceleratorMs + host.TotalMs;
+        // Input and output cross the link (the SoC's DRAM or the host link) at the off-chip energy per byte.
+        dynamicPj += (inputBytes + outputBytes) * hw.Energy.OffChipPjPerByte;
+        var energyMj = (dynamicPj + PowerModel.StaticEnergyPj(hw, latencyMs)) * 1e-9;
         return new CostReport(hw.Id, fidelity,
-            LatencyMs: hw.CalibrationSlope * simulatedMs + hw.CalibrationInterceptMs,
+            LatencyMs: latencyMs,
             SimulatedMs: simulatedMs,
-            RuntimeOverheadMs: hw.CalibrationInterceptMs,
+            RuntimeOverheadMs: host.InvocationMs,
             EnergyMj: energyMj,
-            PowerW: simulatedMs > 0 ? energyMj / simulatedMs : 0,
+            PowerW: latencyMs > 0 ? dynamicPj * 1e-9 / latencyMs : 0,
             Utilization: totalCycles > 0 ? network.Macs / (totalCycles * hw.PeakMacsPerCycle) : 0,
             Params: network.Params,
             Macs: network.Macs,
             CachedWeightBytes: placement.CachedBytes,
             StreamedWeightBytes: placement.StreamedBytes,
             ActivationSpillBytes: spill,
-            Layers: layers);
+            Layers: layers)
+        {
+            Host = host,
+            PowerBudgetW = hw.PowerBudgetW,
+        };
+    }
+
+    /// <summary>Bytes the host hands over (every input, int8) and takes back (every network output).</summary>
+    public static (long Input, long Output) InputOutputBytes(Network network)
+    {
+        long input = 0, output = 0;
+        var outputs = network.Outputs.ToHashSet(StringComparer.Ordinal);
+        foreach (var info in network.Infos)
+        {
+            if (info.Layer.Op is InputOp) input += info.OutputBytes;
+            if (outputs.Contains(info.Layer.Name)) output += info.OutputBytes;
+        }
+        return (input, output);
     }
 }
 

@@ -18,10 +18,25 @@ public sealed record LayerCost(
     long OffChipBytes);
 
 /// <summary>
+/// The host's share of an inference: the fixed cost per invocation (a calibrated preset's intercept and
+/// the runtime's overhead), the input and output crossing the host link, the link latency of off-chip
+/// transfers on parts without DRAM of their own, and the ops the host CPU runs.
+/// </summary>
+public sealed record HostCost(double InvocationMs, double InputMs, double OutputMs, double LinkLatencyMs, double CpuMs)
+{
+    public static readonly HostCost None = new(0, 0, 0, 0, 0);
+
+    public double TotalMs => InvocationMs + InputMs + OutputMs + LinkLatencyMs + CpuMs;
+}
+
+/// <summary>
 /// What both latency models return, in the same shape. <see cref="LatencyMs"/> is the device-equivalent
-/// latency after the hardware's calibration map; <see cref="SimulatedMs"/> the raw simulated time of the
-/// accelerator; per-layer latencies are raw times × the calibration slope (they add up to
-/// <c>LatencyMs − RuntimeOverheadMs</c>).
+/// latency: the accelerator's simulated time through the hardware's calibration slope plus the host's
+/// share (<see cref="Host"/>); <see cref="SimulatedMs"/> the raw simulated time of the array; per-layer
+/// latencies are raw times × the calibration slope (they add up to <c>LatencyMs − Host.TotalMs</c>).
+/// Energy counts the accelerator's dynamic energy and its static power over the whole latency;
+/// <see cref="PowerW"/> is the active power, idle subtracted: dynamic energy over latency (Akin et al.
+/// §5.5 measure power the same way, device power while running minus idle power).
 /// </summary>
 public sealed record CostReport(
     string Hardware,
@@ -40,6 +55,17 @@ public sealed record CostReport(
     IReadOnlyList<LayerCost> Layers)
 {
     public double Cycles => Layers.Sum(l => l.Cycles);
+
+    public HostCost Host { get; init; } = HostCost.None;
+
+    /// <summary>Average power with static power included (energy over latency), watts.</summary>
+    public double AveragePowerW => LatencyMs > 0 ? EnergyMj / LatencyMs : 0;
+
+    /// <summary>The preset's power budget, to compare <see cref="AveragePowerW"/> with.</summary>
+    public double PowerBudgetW { get; init; }
+
+    /// <summary>The network averages more than the chip's budget: it could not run at this speed on the device without throttling.</summary>
+    public bool OverPowerBudget => PowerBudgetW > 0 && AveragePowerW > PowerBudgetW;
 }
 
 /// <summary>
@@ -51,7 +77,8 @@ public static class CostReportWire
     public static CostBreakdown ToBreakdown(this CostReport r, bool layers = true) =>
         new(r.Hardware, r.Fidelity, r.LatencyMs, r.SimulatedMs, r.RuntimeOverheadMs, r.EnergyMj, r.PowerW, r.Utilization, r.Params, r.Macs,
             r.CachedWeightBytes, r.StreamedWeightBytes, r.ActivationSpillBytes,
-            layers ? r.Layers.Select(l => new LayerBreakdown(l.Name, l.Op, Name(l.Mapping), l.LatencyMs, l.EnergyUj, l.Utilization, Name(l.Bound), l.Macs, l.OffChipBytes)).ToArray() : []);
+            layers ? r.Layers.Select(l => new LayerBreakdown(l.Name, l.Op, Name(l.Mapping), l.LatencyMs, l.EnergyUj, l.Utilization, Name(l.Bound), l.Macs, l.OffChipBytes)).ToArray() : [],
+            new HostBreakdown(r.Host.InvocationMs, r.Host.InputMs, r.Host.OutputMs, r.Host.LinkLatencyMs, r.Host.CpuMs), r.AveragePowerW, r.PowerBudgetW);
 
     public static string Name(Bound b) => b switch
     {

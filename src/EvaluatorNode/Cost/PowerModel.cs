@@ -41,11 +41,12 @@ public static class PowerModel
     }
 
     /// <summary>
-    /// Dynamic power with every MAC busy: the highest energy per MAC among dense reference convolutions
-    /// (1×1 and 3×3, 56×56 down to 7×7, 64 to 512 channels, weights cached) that keep the array at least
-    /// 80% busy — every action they perform, weight broadcast and activation traffic included — at the
-    /// peak MAC rate. Layers that cannot fill the array (few pixels per weight load) do not run at full
-    /// utilisation and so do not set this bound.
+    /// The most dynamic power the array draws on dense work: the highest dynamic energy per second among
+    /// dense reference convolutions (1×1 and 3×3, 56×56 down to 7×7, 64 to 512 channels, weights cached),
+    /// each at the rate it actually runs on this hardware, on the calibrated time base (a calibrated
+    /// preset's time is slope × simulated). Every action counts, weight broadcast and activation traffic
+    /// included. Defined for every valid hardware description: a part whose activation path cannot feed
+    /// all its MAC ways simply runs these layers below peak and draws less.
     /// </summary>
     public static double PeakDynamicPowerW(HardwareConfig h) => PeakPower.GetValue(h, ComputePeakDynamicPowerW).Value;
 
@@ -54,29 +55,45 @@ public static class PowerModel
 
     private static StrongBox<double> ComputePeakDynamicPowerW(HardwareConfig h)
     {
-        var worstPjPerMac = 0.0;
+        var worst = 0.0;
         foreach (var (size, channels, kernel) in ReferenceLayers)
         {
             var b = new NasCluster.Shared.Architecture.NetworkBuilder("reference");
             var x = b.Input(size, size, channels);
             var n = b.Build(b.Conv(x, channels, kernel));
             var info = n.Infos[1];
-            var plan = Compiler.EdgeTpuCompiler.Plan(info, h, cached: true, activationReserve: long.MaxValue);
-            var utilization = info.Macs / (Compiler.LayerCycles.Analytical(plan, h).Total * h.PeakMacsPerCycle);
-            if (utilization >= 0.8) worstPjPerMac = Math.Max(worstPjPerMac, DynamicEnergyPj(plan, h) / info.Macs);
+            LayerPlan plan;
+            try
+            {
+                plan = Compiler.EdgeTpuCompiler.Plan(info, h, cached: true, activationReserve: long.MaxValue);
+            }
+            catch (UnmappableNetworkException)
+            {
+                continue; // too big for this part's PE memory: it cannot run it, so it does not set the peak
+            }
+            var seconds = h.CalibrationSlope * Compiler.LayerCycles.Analytical(plan, h).Total / h.ClockHz;
+            worst = Math.Max(worst, DynamicEnergyPj(plan, h) * 1e-12 / seconds);
         }
-        if (worstPjPerMac == 0)
-            throw new InvalidOperationException($"{h.Id}: no reference convolution reaches 80% utilisation; full-utilisation power is undefined");
-        return new StrongBox<double>(worstPjPerMac * 1e-12 * h.PeakMacsPerCycle * h.ClockHz);
+        // No reference layer fits (a PE memory too small for a 7×7×512 row): a 1×1 conv on one pixel is the densest work left.
+        if (worst == 0)
+        {
+            var b = new NasCluster.Shared.Architecture.NetworkBuilder("reference");
+            var n = b.Build(b.Conv(b.Input(1, 1, 64), 64, 1));
+            var plan = Compiler.EdgeTpuCompiler.Plan(n.Infos[1], h, cached: true, activationReserve: long.MaxValue);
+            worst = DynamicEnergyPj(plan, h) * 1e-12 / (h.CalibrationSlope * Compiler.LayerCycles.Analytical(plan, h).Total / h.ClockHz);
+        }
+        return new StrongBox<double>(worst);
     }
 
     private static readonly (int Size, int Channels, int Kernel)[] ReferenceLayers =
         [(56, 64, 3), (56, 128, 1), (28, 128, 3), (28, 256, 1), (14, 256, 3), (14, 512, 1), (7, 512, 3), (7, 512, 1)];
 
+    /// <summary>What the powered, idle accelerator draws (leakage, clock tree): a fraction of the peak dynamic power.</summary>
     public static double StaticPowerW(HardwareConfig h) => h.Energy.StaticFraction * PeakDynamicPowerW(h);
 
-    /// <summary>What the chip draws at full utilisation; must stay within <see cref="HardwareConfig.PowerBudgetW"/>.</summary>
+    /// <summary>What the chip draws on its densest work; presets stay within <see cref="HardwareConfig.PowerBudgetW"/>.</summary>
     public static double FullUtilizationPowerW(HardwareConfig h) => PeakDynamicPowerW(h) + StaticPowerW(h);
 
-    public static double StaticEnergyPj(HardwareConfig h, double cycles) => StaticPowerW(h) * (cycles / h.ClockHz) * 1e12;
+    /// <summary>Static energy over <paramref name="ms"/> of calibrated (device) time.</summary>
+    public static double StaticEnergyPj(HardwareConfig h, double ms) => StaticPowerW(h) * ms * 1e9;
 }

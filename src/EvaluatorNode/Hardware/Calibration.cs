@@ -31,26 +31,31 @@ public static class Calibration
         new("mobilenet-edgetpu", 0.92, Pixel6Source),
     ];
 
-    /// <summary>Simulates every point on <paramref name="hw"/> with its calibration removed and fits the map.</summary>
+    /// <summary>
+    /// Simulates every point on <paramref name="hw"/> with its calibration removed and fits the map to what
+    /// the accelerator accounts for: the published latency less the modelled host costs (input and output
+    /// transfer, runtime overhead, CPU ops); the intercept is then the fixed cost per invocation the model
+    /// does not know.
+    /// </summary>
     public static CalibrationResult Fit(HardwareConfig hw, IReadOnlyList<CalibrationPoint> points, Fidelity fidelity = Fidelity.Analytical)
     {
         var raw = hw with { CalibrationSlope = 1, CalibrationInterceptMs = 0 };
-        var simulated = points.Select(p => CostModel.Estimate(ModelZoo.Build(p.Model), raw, fidelity).SimulatedMs).ToArray();
-        var published = points.Select(p => p.PublishedMs).ToArray();
-        var (slope, intercept) = LeastSquares(simulated, published);
-        return Evaluate(points, simulated, slope, intercept);
+        var reports = points.Select(p => CostModel.Estimate(ModelZoo.Build(p.Model), raw, fidelity)).ToArray();
+        var simulated = reports.Select(r => r.SimulatedMs).ToArray();
+        var host = reports.Select(r => r.Host.TotalMs).ToArray();
+        var (slope, intercept) = LeastSquares(simulated, points.Select((p, i) => p.PublishedMs - host[i]).ToArray());
+        return Evaluate(points, simulated, simulated.Select((s, i) => slope * s + intercept + host[i]).ToArray(), slope, intercept);
     }
 
     /// <summary>How the map stored in <paramref name="hw"/> reproduces the points.</summary>
     public static CalibrationResult Check(HardwareConfig hw, IReadOnlyList<CalibrationPoint> points, Fidelity fidelity = Fidelity.Analytical)
     {
-        var simulated = points.Select(p => CostModel.Estimate(ModelZoo.Build(p.Model), hw, fidelity).SimulatedMs).ToArray();
-        return Evaluate(points, simulated, hw.CalibrationSlope, hw.CalibrationInterceptMs);
+        var reports = points.Select(p => CostModel.Estimate(ModelZoo.Build(p.Model), hw, fidelity)).ToArray();
+        return Evaluate(points, reports.Select(r => r.SimulatedMs).ToArray(), reports.Select(r => r.LatencyMs).ToArray(), hw.CalibrationSlope, hw.CalibrationInterceptMs);
     }
 
-    private static CalibrationResult Evaluate(IReadOnlyList<CalibrationPoint> points, double[] simulated, double slope, double intercept)
+    private static CalibrationResult Evaluate(IReadOnlyList<CalibrationPoint> points, double[] simulated, double[] predicted, double slope, double intercept)
     {
-        var predicted = simulated.Select(s => slope * s + intercept).ToArray();
         var published = points.Select(p => p.PublishedMs).ToArray();
         var mape = published.Zip(predicted, (a, b) => Math.Abs(b - a) / a).Average();
         var rows = points.Select((p, i) => (p, simulated[i], predicted[i])).ToList();

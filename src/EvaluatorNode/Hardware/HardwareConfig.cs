@@ -59,6 +59,9 @@ public sealed record HardwareConfig
     public required double TechnologyNm { get; init; }
     public required EnergyTable Energy { get; init; }
 
+    /// <summary>The host side: invocation overhead, the link input and output cross, the CPU that runs fallback ops.</summary>
+    public required HostInterface Host { get; init; }
+
     /// <summary>The chip's power budget; no preset may exceed it at full utilisation.</summary>
     public required double PowerBudgetW { get; init; }
 

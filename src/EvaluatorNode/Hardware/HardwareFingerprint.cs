@@ -33,6 +33,9 @@ public static class HardwareFingerprint
             ("core_mem_write_pj_per_byte", e.CoreMemWritePjPerByte), ("pe_mem_read_pj_per_byte", e.PeMemReadPjPerByte),
             ("pe_mem_write_pj_per_byte", e.PeMemWritePjPerByte), ("broadcast_pj_per_byte", e.BroadcastPjPerByte),
             ("off_chip_pj_per_byte", e.OffChipPjPerByte), ("vector_op_pj", e.VectorOpPj), ("static_fraction", e.StaticFraction),
+            ("host_link_bytes_per_s", h.Host.LinkBytesPerSecond), ("host_invocation_overhead_us", h.Host.InvocationOverheadUs),
+            ("host_transfer_latency_us", h.Host.TransferLatencyUs), ("host_device_dram", h.Host.DeviceDram),
+            ("host_cpu_ops_per_s", h.Host.CpuOpsPerSecond), ("host_cpu_op_overhead_us", h.Host.CpuOpOverheadUs),
         ];
         return fields.Select(f => (f.Item1, Convert.ToString(f.Item2, CultureInfo.InvariantCulture)!)).ToList();
     }

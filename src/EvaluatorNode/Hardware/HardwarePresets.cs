@@ -40,6 +40,7 @@ public static class HardwarePresets
             OffChipBytesPerSecond = 32e9, WeightBroadcastBytesPerCycle = 256, PeMemBytesPerCycle = 64,
             ActivationBroadcastBytesPerCycle = 64, LayerOverheadCycles = 200, PassOverheadCycles = 16,
             TechnologyNm = 5, Energy = EnergyTable.ForTechnology(5, core, pe, offChipPjPerByte: 40),
+            Host = OnSoc(32e9),
             PowerBudgetW = 1.0,
             CalibrationSlope = Pixel6Calibration.Slope, CalibrationInterceptMs = Pixel6Calibration.InterceptMs,
             CalibrationSource = "least-squares fit to the Pixel 6 latencies of MobileNetEdgeTPUv2 Tiny/XS/S/M/L and MobileNetEdgeTPU dm1.0 (edgetpu.md §3.1)",
@@ -54,6 +55,7 @@ public static class HardwarePresets
                 ["TechnologyNm"] = "[A] Tensor G1 is a 5 nm-class SoC",
                 ["OffChip energy"] = "[R] LPDDR ~40 pJ/B (edgetpu.md §6.5)",
                 ["PowerBudgetW"] = "[A] a Pixel-class TPU block: a few hundred mW to ~1 W (edgetpu.md §6.5); the driver's 165 mW thermal figure is not peak power [V]",
+                ["Host"] = OnSocSource + "; the fixed cost per invocation is the calibration's intercept [C], nothing is added to it",
             }),
         };
     }
@@ -71,6 +73,7 @@ public static class HardwarePresets
             PeMemBytes = pe,
             ParamCacheBytes = 16 * pe + 64 * core,
             OffChipBytesPerSecond = 17e9,
+            Host = OnSoc(17e9),
             TechnologyNm = 7,
             Energy = EnergyTable.ForTechnology(7, core, pe, offChipPjPerByte: 40),
             PowerBudgetW = 2.0,
@@ -83,6 +86,7 @@ public static class HardwarePresets
                 ["CoresPerPe,LanesPerCore,CoreMemBytes,PeMemBytes,OffChipBytesPerSecond"] = "[R] 4 cores, 64 lanes, 32 KiB, 2 MiB, ~17 GB/s (edgetpu.md §1.1 Table 1)",
                 ["ParamCacheBytes"] = "[C] 16 PE memories + 64 core memories",
                 ["TechnologyNm,PowerBudgetW"] = "[A] 7 nm, 2 W",
+                ["Host"] = TemplateHostSource,
             }),
         };
     }
@@ -104,6 +108,7 @@ public static class HardwarePresets
             ["CoresPerPe,LanesPerCore,CoreMemBytes,PeMemBytes,OffChipBytesPerSecond"] = "[R] 4 cores, 64 lanes, 32 KiB, 384 KiB, ~32 GB/s (edgetpu.md §1.1 Table 1)",
             ["ParamCacheBytes"] = "[C] 16 × 384 KiB + 64 × 32 KiB = 8 MiB (edgetpu.md §6.1)",
             ["TechnologyNm,PowerBudgetW"] = "[A] 7 nm, 2 W",
+            ["Host"] = TemplateHostSource,
         }),
     };
 
@@ -134,21 +139,38 @@ public static class HardwarePresets
                 ["CoresPerPe,LanesPerCore,CoreMemBytes,PeMemBytes,OffChipBytesPerSecond"] = "[R] 8 cores, 32 lanes, 8 KiB, 1 MiB, ~32 GB/s (edgetpu.md §1.1 Table 1)",
                 ["ParamCacheBytes"] = "[C] 4 PE memories + 32 core memories",
                 ["TechnologyNm,PowerBudgetW"] = "[A] 7 nm, 1 W",
+                ["Host"] = TemplateHostSource,
             }),
         };
     }
 
-    private static HardwareConfig Coral(string name, double hostBytesPerSecond, string link)
+    private const string OnSocSource =
+        "[A] on-SoC: the TPU reads its input from and writes its output to the LPDDR it shares with the CPU, at the off-chip bandwidth, with no link latency; "
+        + "fallback ops run on one Cortex-X1-class big core [S: Tensor G1 has two Cortex-X1]: 4 × 128-bit NEON pipes with SDOT ≈ 64 int8 MACs/cycle at 2.8 GHz ≈ 358 GOPS peak, "
+        + "of which ~15% is reached on single ops (60 GOPS) [A], 5 µs per op [A]";
+
+    private const string TemplateHostSource =
+        OnSocSource + "; no runtime cost per invocation: uncalibrated, there is no measured intercept to stand for it [A]";
+
+    /// <summary>An Edge TPU inside a phone SoC: input, output and off-chip traffic go through the shared LPDDR.</summary>
+    private static HostInterface OnSoc(double dramBytesPerSecond) => new()
+    {
+        Link = "on-SoC shared LPDDR", LinkBytesPerSecond = dramBytesPerSecond, InvocationOverheadUs = 0, TransferLatencyUs = 0, DeviceDram = true,
+        Cpu = "one Cortex-X1-class core", CpuOpsPerSecond = 60e9, CpuOpOverheadUs = 5,
+    };
+
+    private static HardwareConfig Coral(string name, HostInterface host, string hostSource)
     {
         const long core = 32 * 1024, pe = 384 * 1024;
         return Pixel6() with
         {
             Name = name,
             Version = 1,
-            Description = $"Coral Edge TPU ({link}): 4 TOPS, 2 W, ~8 MiB parameter cache, uncached parameters stream from the host (uncalibrated)",
+            Description = $"Coral Edge TPU ({host.Link}): 4 TOPS, 2 W, ~8 MiB parameter cache, no DRAM of its own: input, output, uncached parameters and spilled activations cross the host link (uncalibrated)",
             ClockHz = 0.5e9,
             ParamCacheBytes = 8 * 1024 * 1024,
-            OffChipBytesPerSecond = hostBytesPerSecond,
+            OffChipBytesPerSecond = host.LinkBytesPerSecond,
+            Host = host,
             TechnologyNm = 28,
             Energy = EnergyTable.ForTechnology(28, core, pe, offChipPjPerByte: 87.5),
             PowerBudgetW = 2.0,
@@ -159,7 +181,8 @@ public static class HardwarePresets
             {
                 ["ClockHz"] = "[A] ~500 MHz: 4096 MACs/cycle give the datasheet's 4 TOPS [V] (edgetpu.md §1.2)",
                 ["ParamCacheBytes"] = "[V] ~8 MiB on-chip parameter cache (Edge TPU compiler logs, google-coral/edgetpu#663; edgetpu.md §1.2)",
-                ["OffChipBytesPerSecond"] = $"[S] {link} host link: uncached parameters are re-streamed from the host on every inference (edgetpu.md §1.2)",
+                ["OffChipBytesPerSecond"] = "= the host link's bandwidth: uncached parameters are re-streamed from the host on every inference [S] (edgetpu.md §1.2)",
+                ["Host"] = hostSource,
                 ["PowerBudgetW"] = "[V] 2 W (Coral datasheet; edgetpu.md §1.2)",
                 ["TechnologyNm,OffChip energy"] = "[A] 28 nm; 87.5 pJ/B off-chip (ZigZag DRAM, edgetpu.md §5.1)",
                 ["PeX,PeY,CoresPerPe,LanesPerCore,memories"] = "[A] the V2-class template (no public source for Coral's array)",
@@ -167,11 +190,27 @@ public static class HardwarePresets
         };
     }
 
+    private const string CoralHostCpu = "a Cortex-A72-class host core";
+
+    private const string CoralHostCpuSource =
+        "fallback ops on one Cortex-A72-class host core (a Raspberry Pi 4-class host): 2 × 128-bit NEON pipes, no SDOT ≈ 16 int8 MACs/cycle at 1.5 GHz ≈ 48 GOPS peak, ~20% reached (10 GOPS), 10 µs per op [A]";
+
     private static readonly ImmutableDictionary<string, HardwareConfig> All = new[]
     {
         Pixel6(), EdgeTpuV1(), EdgeTpuV2(), EdgeTpuV3(),
-        Coral("coral-pcie", 0.5e9, "PCIe Gen2 ×1"),
-        Coral("coral-usb3", 0.4e9, "USB 3.0"),
+        Coral("coral-pcie", new HostInterface
+        {
+            Link = "PCIe Gen2 ×1", LinkBytesPerSecond = 0.45e9, InvocationOverheadUs = 100, TransferLatencyUs = 10, DeviceDram = false,
+            Cpu = CoralHostCpu, CpuOpsPerSecond = 10e9, CpuOpOverheadUs = 10,
+        }, "PCIe Gen2 ×1: 5 GT/s with 8b/10b coding = 500 MB/s per direction [V: PCI Express Base Specification 2.0], 90% of it after packet overhead [A]; "
+           + "10 µs per transfer (descriptor, DMA start, MSI completion interrupt) [A]; 100 µs per invocation (TFLite interpreter and Edge TPU delegate, driver ioctl) [A]; " + CoralHostCpuSource),
+        Coral("coral-usb3", new HostInterface
+        {
+            Link = "USB 3.0", LinkBytesPerSecond = 0.4e9, InvocationOverheadUs = 225, TransferLatencyUs = 125, DeviceDram = false,
+            Cpu = CoralHostCpu, CpuOpsPerSecond = 10e9, CpuOpOverheadUs = 10,
+        }, "USB 3.0 SuperSpeed: 5 Gb/s with 8b/10b coding = 500 MB/s [V: USB 3.0 specification], 80% of it for bulk transfers [A]; "
+           + "125 µs per transfer: one bus interval (125 µs [V: USB 3.0 specification]) before the host sees a completion [A]; "
+           + "225 µs per invocation: the runtime's 100 µs as on PCIe [A] plus the command transfer [A]; " + CoralHostCpuSource),
     }.ToImmutableDictionary(h => h.Name);
 
     public static IEnumerable<string> Names => ["pixel6", "edgetpu-v1", "edgetpu-v2", "edgetpu-v3", "coral-pcie", "coral-usb3"];
@@ -196,5 +235,5 @@ public static class HardwarePresets
 internal static class Pixel6Calibration
 {
     public const double Slope = 1.3667;
-    public const double InterceptMs = 0.4744;
+    public const double InterceptMs = 0.4697;
 }

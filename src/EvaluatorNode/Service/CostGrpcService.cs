@@ -197,7 +197,16 @@ public sealed partial class CostGrpcService(ICostBackend backend, PricingRequest
             ActivationSpillBytes = r.ActivationSpillBytes,
             SimulatorVersion = priced.SimulatorVersion,
             Cached = priced.Cached,
+            AveragePowerW = r.AveragePowerW,
+            PowerBudgetW = r.PowerBudgetW,
+            OverPowerBudget = r.OverPowerBudget,
         };
+        if (r.Host is { } host)
+            result.Host = new Wire.HostCost
+            {
+                TotalMs = host.TotalMs, InvocationMs = host.InvocationMs, InputMs = host.InputMs, OutputMs = host.OutputMs,
+                LinkLatencyMs = host.LinkLatencyMs, CpuMs = host.CpuMs,
+            };
         var ops = request.Network.Layers.ToDictionary(l => l.Name, l => l.Op, StringComparer.Ordinal);
         foreach (var l in r.Layers)
         {

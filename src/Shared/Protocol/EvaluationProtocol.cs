@@ -54,11 +54,23 @@ public static class EvaluationProtocol
     public sealed record ReportFailed(string EntityId, long RequestId, string Reason) : IEvaluationMessage;
 
     /// <summary>Everything the cost models report of one network (what <c>estimate --json</c> prints), in wire form.</summary>
+    /// <remarks>
+    /// Fields after <c>Layers</c> were added with simulator ppe-2 and are optional (older senders leave them at
+    /// their defaults): the host's share, the average power with static power included and the preset's budget.
+    /// </remarks>
     public sealed record CostBreakdown(string Hardware, Fidelity Fidelity, double LatencyMs, double SimulatedMs, double RuntimeOverheadMs,
         double EnergyMj, double PowerW, double Utilization, long Params, long Macs, long CachedWeightBytes, long StreamedWeightBytes,
-        long ActivationSpillBytes, IReadOnlyList<LayerBreakdown> Layers)
+        long ActivationSpillBytes, IReadOnlyList<LayerBreakdown> Layers, HostBreakdown? Host = null, double AveragePowerW = 0, double PowerBudgetW = 0)
     {
         public CostSummary Summary => new(LatencyMs, SimulatedMs, EnergyMj, PowerW, Utilization, Params, Macs, CachedWeightBytes, StreamedWeightBytes);
+
+        public bool OverPowerBudget => PowerBudgetW > 0 && AveragePowerW > PowerBudgetW;
+    }
+
+    /// <summary>The host's share of a latency: invocation, input and output transfers, link latency of off-chip transfers, CPU ops.</summary>
+    public sealed record HostBreakdown(double InvocationMs, double InputMs, double OutputMs, double LinkLatencyMs, double CpuMs)
+    {
+        public double TotalMs => InvocationMs + InputMs + OutputMs + LinkLatencyMs + CpuMs;
     }
 
     /// <summary>One layer of a <see cref="CostBreakdown"/>; mapping and bound by their <c>estimate --json</c> names.</summary>

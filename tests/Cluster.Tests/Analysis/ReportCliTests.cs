@@ -65,13 +65,13 @@ public sealed partial class ReportCliTests
             var bests = x.GetProperty("trials").EnumerateArray().Select(t => t.GetProperty("best_so_far").GetDouble()).ToList();
             Assert.True(bests.Zip(bests.Skip(1)).All(p => p.Item2 >= p.Item1));
             Assert.Equal(status.GetProperty("best").GetProperty("reward").GetDouble(), bests[^1]);
-            // The layers of the best trial are embedded and add up to its latency less the runtime overhead.
+            // The layers of the best trial are embedded and add up to its latency less the host's share.
             var best = status.GetProperty("best").GetProperty("id").GetInt32();
             var layers = x.GetProperty("layers").GetProperty(best.ToString(CultureInfo.InvariantCulture));
             var net = layers.GetProperty("network");
             Assert.Equal(status.GetProperty("best").GetProperty("latency_ms").GetDouble(), net.GetProperty("latency_ms").GetDouble(), 9);
             var sum = layers.GetProperty("rows").EnumerateArray().Sum(r => r[2].GetDouble());
-            Assert.Equal(net.GetProperty("latency_ms").GetDouble() - net.GetProperty("runtime_overhead_ms").GetDouble(), sum, 3);
+            Assert.Equal(net.GetProperty("latency_ms").GetDouble() - net.GetProperty("host_ms").GetDouble(), sum, 3);
             // REINFORCE: one learning point per controller update (4 batches), each decision's probabilities a distribution.
             var learning = x.GetProperty("learning");
             Assert.Equal("policy", learning.GetProperty("kind").GetString());
@@ -83,7 +83,7 @@ public sealed partial class ReportCliTests
             // Provenance names what produced the numbers.
             var pv = x.GetProperty("provenance");
             Assert.Equal(status.GetProperty("space_fingerprint").GetString(), pv.GetProperty("space_fingerprint").GetString());
-            Assert.Equal("ppe-1", pv.GetProperty("simulator").GetString());
+            Assert.Equal(NasCluster.EvaluatorNode.Cost.CostModel.Version, pv.GetProperty("simulator").GetString());
             Assert.Equal(3, pv.GetProperty("seed").GetInt64());
             Assert.StartsWith("1.0.0", pv.GetProperty("code_version").GetString());
             // Stages: the search's choices beside the analyzer's verdict at that stage's shape.

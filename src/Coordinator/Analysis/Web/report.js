@@ -233,7 +233,7 @@
     var info = x.layers[String(src)];
     var net = info ? info.network : null;
     [['status', t.status + (t.failure ? ': ' + t.failure : '')], ['reward', fmt(t.reward)], ['quality', fmt(t.quality)],
-     ['latency', fmt(t.latency_ms, 3) + ' ms' + (net ? ' (runtime overhead ' + fmt(net.runtime_overhead_ms, 3) + ' ms)' : '')],
+     ['latency', fmt(t.latency_ms, 3) + ' ms' + (net ? ' (host ' + fmt(net.host_ms, 3) + ' ms of it, runtime overhead ' + fmt(net.runtime_overhead_ms, 3) + ' ms)' : '')],
      ['energy', fmt(t.energy_mj, 4) + ' mJ' + (net ? ' · ' + fmt(net.power_w, 3) + ' W' : '')], ['params', count(t.params)], ['MACs', count(t.macs)],
      ['pareto', (t.pareto_latency ? 'latency ' : '') + (t.pareto_energy ? 'energy' : '') || 'no'],
      ['network', net ? net.layers + ' layers · utilisation ' + fmt(net.utilization, 3) + ' · weights cached ' + count(net.cached_weight_bytes) + 'B, streamed ' +
