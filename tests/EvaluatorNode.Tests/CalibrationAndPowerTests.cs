@@ -74,17 +74,23 @@ public class PowerTests
     }
 
     [Fact]
-    public void No_zoo_model_averages_above_the_pixel6_budget_and_a_network_that_would_is_flagged()
+    public void Only_networks_that_move_data_off_chip_average_above_the_pixel6_budget_and_they_are_flagged()
     {
+        // The array's densest work draws exactly the budget (presets are capped so); what can push a network's
+        // average over it is DRAM traffic: weights that stream every inference, activations that spill.
+        var over = new List<string>();
         foreach (var name in ModelZoo.Names)
         {
             var r = Probe.Cost(ModelZoo.Build(name));
-            Assert.True(r.AveragePowerW <= Probe.Pixel6.PowerBudgetW, $"{name}: {r.AveragePowerW:F3} W average on pixel6");
+            Assert.Equal(r.AveragePowerW > Probe.Pixel6.PowerBudgetW, r.OverPowerBudget);
+            if (!r.OverPowerBudget) continue;
+            over.Add(name);
+            Assert.True(r.StreamedWeightBytes + r.ActivationSpillBytes > 0, $"{name}: {r.AveragePowerW:F3} W with everything on chip");
         }
+        Assert.Contains("resnet-152", over); // 55 MB of weights stream from LPDDR every inference
+        Assert.DoesNotContain("mobilenet-edgetpu-v2-s", over);
         var tight = Probe.Pixel6 with { PowerBudgetW = 0.3 };
-        var flagged = Probe.Cost(ModelZoo.Build("resnet-152"), tight);
-        Assert.True(flagged.OverPowerBudget, $"{flagged.AveragePowerW:F3} W against 0.3 W");
-        Assert.False(Probe.Cost(ModelZoo.Build("resnet-152")).OverPowerBudget);
+        Assert.True(Probe.Cost(ModelZoo.Build("mobilenet-edgetpu-v2-s"), tight).OverPowerBudget);
     }
 
     [Fact]
@@ -121,7 +127,7 @@ public class LayerCostCacheTests
         var cache = new LayerCostCache();
         var n = ModelZoo.Build("mobilenet-v2");
         var baseline = CostModel.Estimate(n, Probe.Pixel6, Fidelity.Analytical, cache);
-        var slowDw = Probe.Pixel6 with { DepthwiseVectorPerCoreCycle = 1 };
+        var slowDw = Probe.Pixel6 with { DepthwiseVectorPerCoreCycle = 0.5 };
         Assert.Equal(Probe.Pixel6.Id, slowDw.Id); // same name and version...
         var changed = CostModel.Estimate(n, slowDw, Fidelity.Analytical, cache);
         Assert.True(changed.LatencyMs > baseline.LatencyMs * 1.05, "...but its own numbers");

@@ -107,7 +107,7 @@ public class CompilerTests
     public void A_layer_whose_smallest_tile_does_not_fit_cannot_be_mapped()
     {
         var e = Assert.Throws<UnmappableNetworkException>(() => EdgeTpuCompiler.Compile(ModelZoo.Build("vgg-16", 2048), Probe.Pixel6));
-        Assert.Contains("cannot be mapped on pixel6@1", e.Message);
+        Assert.Contains("cannot be mapped on pixel6@2", e.Message);
         Assert.Contains("KiB of activations", e.Message);
         Assert.StartsWith("layer 'stage1/", e.Message);
     }

@@ -20,13 +20,13 @@ public class HardwarePropertyTests
     private static readonly (string Key, double Min, double Max, bool Integer)[] Fields =
     [
         ("clock_mhz", 1, 100_000, false), ("pe_x", 1, 256, true), ("pe_y", 1, 256, true), ("cores_per_pe", 1, 256, true),
-        ("lanes_per_core", 1, 4096, true), ("mac_ways_per_lane", 1, 256, true), ("act_broadcast_per_core_cycle", 1, 4096, true),
-        ("depthwise_vector_per_core_cycle", 1, 4096, true), ("core_mem_kib", 1, 1 << 20, false), ("pe_mem_kib", 16, 1 << 22, false),
+        ("lanes_per_core", 1, 4096, true), ("mac_ways_per_lane", 1, 256, true), ("act_broadcast_per_core_cycle", 0.01, 4096, false),
+        ("depthwise_vector_per_core_cycle", 0.01, 4096, false), ("core_mem_kib", 1, 1 << 20, false), ("pe_mem_kib", 16, 1 << 22, false),
         ("param_cache_kib", 0, 1 << 24, false), ("max_activation_share", 0.01, 1, false), ("off_chip_gb_per_s", 1e-4, 10_000, false),
         ("weight_broadcast_bytes_per_cycle", 1, 1 << 16, true), ("pe_mem_bytes_per_cycle", 1, 1 << 16, true),
         ("activation_broadcast_bytes_per_cycle", 1, 1 << 16, true), ("layer_overhead_cycles", 0, 1 << 24, true),
         ("pass_overhead_cycles", 0, 1 << 20, true), ("technology_nm", 2, 180, false), ("off_chip_pj_per_byte", 0, 10_000, false),
-        ("static_fraction", 0, 1, false), ("power_budget_w", 0.001, 10_000, false),
+        ("static_fraction", 0, 1, false), ("power_budget_w", 0.001, 10_000, false), ("energy_scale", 1e-3, 1e3, false),
     ];
 
     private static Dictionary<string, double> FieldsOf(HardwareConfig h) => new()
@@ -39,6 +39,7 @@ public class HardwarePropertyTests
         ["pe_mem_bytes_per_cycle"] = h.PeMemBytesPerCycle, ["activation_broadcast_bytes_per_cycle"] = h.ActivationBroadcastBytesPerCycle,
         ["layer_overhead_cycles"] = h.LayerOverheadCycles, ["pass_overhead_cycles"] = h.PassOverheadCycles, ["technology_nm"] = h.TechnologyNm,
         ["off_chip_pj_per_byte"] = h.Energy.OffChipPjPerByte, ["static_fraction"] = h.Energy.StaticFraction, ["power_budget_w"] = h.PowerBudgetW,
+        ["energy_scale"] = h.Energy.OnChipScale,
     };
 
     private static string File(string name, string? basePreset, IReadOnlyDictionary<string, double> values, bool deviceDram = true)

@@ -1,3 +1,4 @@
+using NasCluster.EvaluatorNode.Analysis;
 using NasCluster.EvaluatorNode.Cost;
 using NasCluster.EvaluatorNode.Hardware;
 using NasCluster.Shared.Architecture;
@@ -6,8 +7,9 @@ using NasCluster.Shared.Blocks;
 namespace NasCluster.EvaluatorNode.Tests;
 
 /// <summary>
-/// The paper's findings as checks on the pixel6 preset (edgetpu.md §6.8). Group size is input channels
-/// per group throughout; blocks are k=3, expansion 4, stride 1.
+/// The paper's findings as checks on the pixel6 preset: the published claims (edgetpu.md §2, §6.8) on
+/// single blocks, and the block analyzer's in-place derivation. Group size is input channels per group
+/// throughout; single blocks are k=3, expansion 4, stride 1.
 /// </summary>
 public class PaperFindingsTests
 {
@@ -42,24 +44,55 @@ public class PaperFindingsTests
     [Theory]
     [InlineData(28, 96)]
     [InlineData(14, 192)]
-    public void Gc_ibn_latency_stays_near_depthwise_ibn_while_offering_more_parameters(int size, int channels)
+    public void Gc_ibn_can_be_faster_than_depthwise_ibn_while_offering_more_parameters(int size, int channels)
     {
+        // TF Model Garden, MobileNetEdgeTPUv2: GC-IBNs "can also be faster than conventional IBNs with depthwise
+        // convolutions while providing more trainable parameters" (edgetpu.md §2).
         var dw = Probe.Block(size, channels, IbnKind.Depthwise);
         var gc = Probe.Block(size, channels, IbnKind.GroupConv, groupSize: 32);
-        var ratio = gc.SimulatedMs / dw.SimulatedMs;
-        Assert.InRange(ratio, 0.7, 1.3);
+        Assert.True(gc.SimulatedMs < dw.SimulatedMs, $"{gc.SimulatedMs:F4} ms vs DW-IBN {dw.SimulatedMs:F4} ms");
         Assert.True(gc.Params > dw.Params, $"GC-IBN {gc.Params} params vs DW-IBN {dw.Params}");
     }
 
     [Fact]
-    public void Fused_ibn_is_expensive_and_more_so_in_late_stages()
+    public void Fused_ibn_is_faster_than_depthwise_ibn_early_and_ever_dearer_later()
     {
+        // "a full convolution replacing the pointwise expansion and depthwise convolution can provide more trainable
+        // parameters while being faster ... [but gets] very expensive ... for narrow/deep tensors that we see in later
+        // stages" (edgetpu.md §2).
         double Ratio(int size, int c) => Probe.Block(size, c, IbnKind.Fused).SimulatedMs / Probe.Block(size, c, IbnKind.Depthwise).SimulatedMs;
-        var early = Ratio(56, 48);
-        var mid = Ratio(28, 96);
-        Assert.True(mid >= 2.5, $"fused/DW at 28x28x96 = {mid:F2}");
-        Assert.True(Ratio(14, 192) >= early, "14x14 vs 56x56");
-        Assert.True(Ratio(7, 320) >= early, "7x7 vs 56x56");
+        var ratios = new[] { Ratio(56, 48), Ratio(28, 96), Ratio(14, 192), Ratio(7, 320) };
+        var shown = string.Join(" → ", ratios.Select(r => r.ToString("F2", System.Globalization.CultureInfo.InvariantCulture)));
+        Assert.True(ratios[0] < 1, $"fused/DW at 56x56x48: {shown}");
+        for (var i = 1; i < ratios.Length; i++) Assert.True(ratios[i] > ratios[i - 1], shown);
+        Assert.True(ratios[^1] >= 2 * ratios[0], shown);
+    }
+
+    [Fact]
+    public void In_place_the_analyzer_derives_the_papers_three_findings()
+    {
+        var findings = PaperFindings.Evaluate(Probe.Pixel6);
+        foreach (var id in new[] { "fused-late", "min-group-size", "fused-early" })
+        {
+            var f = findings.Single(x => x.Id == id);
+            Assert.True(f.Holds, $"{f.Id}: {f.Detail}");
+        }
+        // The rules it suggests prune fused-IBN exactly where the built-in space does (no fused after stage 4),
+        // and group sizes below 16 where GC-IBN is used.
+        var rules = BlockAnalyzer.SuggestRules(BlockAnalyzer.MeasureStages(Probe.Pixel6), Probe.Pixel6);
+        var fusedPruned = rules.Where(r => r.Field == "type" && r.Forbid.Contains("fused")).SelectMany(r => r.Stages).Order().ToList();
+        Assert.Equal([5, 6], fusedPruned);
+        Assert.Contains(rules, r => r.Field == "group_size" && r.Stages.Contains(2) && r.Forbid.Contains("8"));
+    }
+
+    [Fact]
+    public void The_findings_are_not_built_in_a_depthwise_vector_path_loses_fused_early()
+    {
+        // A part that feeds depthwise convs a quarter of its lanes per cycle (a 16-wide vector path) makes DW-IBN
+        // the faster block early: the finding depends on the hardware, as it should.
+        var vector = Probe.Pixel6 with { DepthwiseVectorPerCoreCycle = 16 };
+        var early = PaperFindings.Evaluate(vector).Single(f => f.Id == "fused-early");
+        Assert.False(early.Holds, early.Detail);
     }
 
     [Fact]

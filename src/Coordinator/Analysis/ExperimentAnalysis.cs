@@ -315,7 +315,7 @@ public static class ExperimentAnalysis
         Analyzed.GetOrAdd(HardwareFingerprint.Of(hw), _ =>
         {
             var rows = BlockAnalyzer.Measure(hw);
-            return (rows, BlockAnalyzer.SuggestRules(rows));
+            return (rows, BlockAnalyzer.SuggestRules(BlockAnalyzer.MeasureStages(hw), hw));
         });
 
     private static SortedSet<int> Chosen(ExperimentState s, SortedSet<int> latencyFront, SortedSet<int> energyFront, TrialState? best)

@@ -19,10 +19,12 @@ internal static class BlocksCommand
         var json = new Option<bool>("--json") { Description = "Print the grid as JSON." };
         var csv = new Option<bool>("--csv") { Description = "Print the grid as CSV." };
         var plot = new Option<string?>("--plot") { Description = "Write latency vs parameters per variant (the paper's Figure 10) to an .svg file." };
-        var suggest = new Option<bool>("--suggest-rules") { Description = "Print search-space rules that prune variants dominated at a stage." };
+        var suggest = new Option<bool>("--suggest-rules") { Description = "Print search-space rules that prune the variants the in-place analysis (--stages) prunes at a stage." };
+        var stagesOption = new Option<bool>("--stages") { Description = "Price every variant in place: each stage of MobileNetEdgeTPUv2-S built from it, the whole network priced; with the verdict per variant." };
+        var findings = new Option<bool>("--findings") { Description = "Check the paper's block findings (fused late, minimum group size, fused early) against the in-place analysis." };
         var kernel = Options.Int("--kernel", "Kernel size of the blocks.", 3);
         var expansion = Options.Int("--expansion", "Expansion ratio of the blocks.", 4);
-        foreach (var opt in new Option[] { hardware, json, csv, plot, suggest, kernel, expansion }) blocks.Add(opt);
+        foreach (var opt in new Option[] { hardware, json, csv, plot, suggest, stagesOption, findings, kernel, expansion }) blocks.Add(opt);
         blocks.SetAction(p => CliApp.Guard(p, o =>
         {
             if (p.GetValue(json) && p.GetValue(csv)) throw new NasInputException("choose one of --json and --csv");
@@ -34,12 +36,21 @@ internal static class BlocksCommand
             if (plotPath is not null && !plotPath.EndsWith(".svg", StringComparison.OrdinalIgnoreCase))
                 throw new NasInputException("the plot is written as SVG; give a file name ending in .svg", plotPath);
             var hw = HardwarePresets.Resolve(p.GetValue(hardware)!);
+            if (p.GetValue(stagesOption) || p.GetValue(findings))
+            {
+                if (p.GetValue(csv) || plotPath is not null || p.GetValue(suggest)) throw new NasInputException("--stages and --findings take --json only");
+                if (p.GetValue(stagesOption) && p.GetValue(findings)) throw new NasInputException("choose one of --stages and --findings");
+                var measured = BlockAnalyzer.MeasureStages(hw);
+                if (p.GetValue(findings)) Findings(o, PaperFindings.Evaluate(measured, hw), hw, p.GetValue(json));
+                else Stages(o, measured, hw, p.GetValue(json));
+                return ExitCodes.Ok;
+            }
             var rows = BlockAnalyzer.Measure(hw, k, e);
             if (plotPath is not null) WritePlot(plotPath, SvgPlot.LatencyVsParams(rows, $"IBN variants on {hw.Id}: latency vs parameters (k={k}, e={e})"));
             if (p.GetValue(json)) Json(o, rows);
             else if (p.GetValue(csv)) Csv(o, rows);
             else if (!p.GetValue(suggest)) Human(o, rows, hw);
-            if (p.GetValue(suggest)) Suggest(o, rows, hw);
+            if (p.GetValue(suggest)) Suggest(o, hw);
             if (plotPath is not null) o.Err.WriteLine($"plot written to {plotPath}");
             return ExitCodes.Ok;
         }));
@@ -80,6 +91,78 @@ internal static class BlocksCommand
         }
     }
 
+    private static void Stages(CliOutput o, IReadOnlyList<StageMeasurement> rows, HardwareConfig hw, bool json)
+    {
+        var verdicts = rows.Select(r => r.Stage).Distinct().ToDictionary(s => s, s => BlockAnalyzer.Prune(rows.Where(r => r.Stage == s
+            && r.Variant.Kind != NasCluster.Shared.Blocks.IbnKind.GeneralizedGroupConv).ToList(), hw));
+        string Verdict(StageMeasurement r) => r.Variant.Kind == NasCluster.Shared.Blocks.IbnKind.GeneralizedGroupConv ? "(not in the space)"
+            : verdicts[r.Stage].TryGetValue(r.Variant, out var why) ? "pruned: " + why : "kept";
+        if (json)
+        {
+            o.Json(w =>
+            {
+                w.WriteStartArray();
+                foreach (var r in rows)
+                {
+                    w.WriteStartObject();
+                    w.WriteNumber("stage", r.Stage);
+                    w.WriteNumber("spatial", r.Spatial);
+                    w.WriteNumber("filters", r.Width);
+                    w.WriteString("variant", r.Variant.Name);
+                    w.WriteString("type", r.Variant.Type);
+                    w.WriteNumber("group_size", r.Variant.GroupSize);
+                    w.WriteNumber("params", r.Params);
+                    w.WriteNumber("latency_us", r.LatencyUs);
+                    w.WriteNumber("energy_uj", r.EnergyUj);
+                    w.WriteNumber("streamed_bytes", r.StreamedBytes);
+                    w.WriteBoolean("pruned", Verdict(r).StartsWith("pruned", StringComparison.Ordinal));
+                    w.WriteString("verdict", Verdict(r));
+                    w.WriteEndObject();
+                }
+                w.WriteEndArray();
+            });
+            return;
+        }
+        o.Out.WriteLine($"IBN variants in place on {hw.Id}: every block of one stage of MobileNetEdgeTPUv2-S built as the variant (each keeps its");
+        o.Out.WriteLine("filters, kernel, stride and expansion); accelerator latency and parameters of the whole network.");
+        foreach (var stage in rows.GroupBy(r => r.Stage))
+        {
+            var first = stage.First();
+            var fastest = stage.Min(r => r.LatencyUs);
+            var table = new Table().Border(TableBorder.Simple).Title($"stage {stage.Key}: {first.Spatial}x{first.Spatial}, {first.Width} filters");
+            foreach (var c in new[] { "variant", "latency µs", "vs fastest", "params", "streamed", "verdict" }) table.AddColumn(c);
+            foreach (var r in stage)
+                table.AddRow(Markup.Escape(r.Variant.Name), $"{r.LatencyUs:0.0}", $"+{r.LatencyUs - fastest:0.0}", Format.Count(r.Params),
+                    Format.Bytes(r.StreamedBytes), Markup.Escape(Verdict(r)));
+            o.Console.Write(table);
+        }
+    }
+
+    private static void Findings(CliOutput o, IReadOnlyList<Finding> findings, HardwareConfig hw, bool json)
+    {
+        if (json)
+        {
+            o.Json(w =>
+            {
+                w.WriteStartArray();
+                foreach (var f in findings)
+                {
+                    w.WriteStartObject();
+                    w.WriteString("id", f.Id);
+                    w.WriteString("claim", f.Claim);
+                    w.WriteBoolean("holds", f.Holds);
+                    w.WriteString("detail", f.Detail);
+                    w.WriteEndObject();
+                }
+                w.WriteEndArray();
+            });
+            return;
+        }
+        o.Out.WriteLine($"The paper's block findings on {hw.Id} (in-place analysis; docs/ppe.md says where the model disagrees and why):");
+        foreach (var f in findings)
+            o.Out.WriteLine($"  [{(f.Holds ? "holds" : "differs")}] {f.Id}: {f.Claim}\n          {f.Detail}");
+    }
+
     private static void Json(CliOutput o, IReadOnlyList<BlockMeasurement> rows) => o.Json(w =>
     {
         w.WriteStartArray();
@@ -117,9 +200,9 @@ internal static class BlocksCommand
         Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
     };
 
-    private static void Suggest(CliOutput o, IReadOnlyList<BlockMeasurement> rows, HardwareConfig hw)
+    private static void Suggest(CliOutput o, HardwareConfig hw)
     {
-        var rules = BlockAnalyzer.SuggestRules(rows);
+        var rules = BlockAnalyzer.SuggestRules(BlockAnalyzer.MeasureStages(hw), hw);
         o.Out.WriteLine($"// Suggested rules for {hw.Id}; stages are those of the built-in classification space at 224x224");
         o.Out.WriteLine("// (112x112 = stage 0, 56 = 1, 28 = 2, 14 = 3-4, 7 = 5-6). Paste into a space's \"rules\" array.");
         o.Out.WriteLine("[");

@@ -3,6 +3,7 @@ using NasCluster.EvaluatorNode.Hardware;
 using NasCluster.Shared.Architecture;
 using NasCluster.Shared.Blocks;
 using NasCluster.Shared.Protocol;
+using NasCluster.Shared.Zoo;
 
 namespace NasCluster.EvaluatorNode.Analysis;
 
@@ -16,6 +17,13 @@ public sealed record BlockVariant(string Name, IbnKind Kind, int GroupSize = 32,
 /// <summary>The cost of one variant at one shape.</summary>
 public sealed record BlockMeasurement(BlockVariant Variant, int Spatial, int Channels, long Params, long Macs,
     double LatencyUs, double EnergyUj, double Utilization);
+
+/// <summary>
+/// The cost of one variant in place: MobileNetEdgeTPUv2-S with every block of <paramref name="Stage"/> built as
+/// <paramref name="Variant"/>; params and accelerator latency are the whole network's.
+/// </summary>
+public sealed record StageMeasurement(int Stage, int Spatial, int Width, BlockVariant Variant, long Params, double LatencyUs,
+    double EnergyUj, long StreamedBytes);
 
 /// <summary>A search-space rule the analyzer suggests, with the evidence.</summary>
 public sealed record SuggestedRule(string Field, IReadOnlyList<int> Stages, IReadOnlyList<string> Forbid, string Why);
@@ -76,49 +84,112 @@ public static class BlockAnalyzer
     }
 
     /// <summary>
-    /// Variants dominated at a spatial size: at every width some other variant is at least as fast with
-    /// at least as many parameters (strictly better in one). Group sizes become group_size rules; a block
-    /// type is forbidden only when all its variants are dominated.
+    /// Rules for the built-in classification space from the in-place measurements (<see cref="MeasureStages"/>):
+    /// at each stage a variant is pruned when another is at least as fast (within
+    /// <see cref="LatencyTolerance"/>) with at least as many parameters (strictly better in one), or when
+    /// the parameters it adds over the stage's fastest variant cost more than twice the time a fully used array
+    /// would take for them (<see cref="IdealRate"/>): it wastes most of the array, through low utilisation or
+    /// weights that no longer fit the parameter cache. Group sizes become group_size rules; a block type is
+    /// forbidden only when all its variants are pruned.
     /// </summary>
-    public static IReadOnlyList<SuggestedRule> SuggestRules(IReadOnlyList<BlockMeasurement> rows)
+    public static IReadOnlyList<SuggestedRule> SuggestRules(IReadOnlyList<StageMeasurement> stages, HardwareConfig hw)
     {
         var rules = new List<SuggestedRule>();
-        foreach (var s in Spatial)
+        foreach (var stage in stages.Select(m => m.Stage).Distinct().Order())
         {
-            var atSize = rows.Where(r => r.Spatial == s).ToList();
-            var dominated = new List<(BlockVariant Variant, string By)>();
-            foreach (var v in Variants)
+            var at = stages.Where(m => m.Stage == stage && m.Variant.Kind != IbnKind.GeneralizedGroupConv).ToList();
+            var verdicts = Prune(at, hw);
+            var spatial = at[0].Spatial;
+            foreach (var type in at.GroupBy(m => m.Variant.Type))
             {
-                var by = new HashSet<string>();
-                var always = Widths.All(c =>
-                {
-                    var mine = atSize.SingleOrDefault(r => r.Variant == v && r.Channels == c);
-                    if (mine is null) return true; // unmappable: nothing to lose by pruning it
-                    var better = atSize.Where(r => r.Channels == c && r.Variant != v && !SameNetwork(r, mine)
-                        && r.LatencyUs <= mine.LatencyUs && r.Params >= mine.Params
-                        && (r.LatencyUs < mine.LatencyUs || r.Params > mine.Params)).ToList();
-                    foreach (var b in better.Take(1)) by.Add(b.Variant.Name);
-                    return better.Count > 0;
-                });
-                if (always) dominated.Add((v, string.Join("/", by)));
-            }
-            if (!ClassificationStages.TryGetValue(s, out var stages)) continue;
-            var types = Variants.GroupBy(v => v.Type);
-            foreach (var type in types)
-            {
-                var dead = dominated.Where(d => d.Variant.Type == type.Key).ToList();
+                var dead = type.Where(m => verdicts.ContainsKey(m.Variant)).ToList();
                 if (dead.Count == type.Count())
-                    rules.Add(new SuggestedRule("type", stages, [type.Key],
-                        $"at {s}x{s} every {type.Key} variant is dominated (by {string.Join(", ", dead.Select(d => d.By).Distinct())}) at all widths {Widths[0]}–{Widths[^1]}"));
+                    rules.Add(new SuggestedRule("type", [stage], [type.Key],
+                        $"at stage {stage} ({spatial}x{spatial}, {at[0].Width} filters, in MobileNetEdgeTPUv2-S) {type.Key}-IBN is pruned: {string.Join("; ", dead.Select(d => verdicts[d.Variant]).Distinct())}"));
                 else if (type.Key == "gc" && dead.Count > 0)
-                    rules.Add(new SuggestedRule("group_size", stages, dead.Select(d => d.Variant.GroupSize.ToString()).ToList(),
-                        $"at {s}x{s} GC-IBN with group size {string.Join(", ", dead.Select(d => d.Variant.GroupSize))} is dominated (by {string.Join(", ", dead.Select(d => d.By).Distinct())})"));
+                    rules.Add(new SuggestedRule("group_size", [stage], dead.Select(d => d.Variant.GroupSize.ToString(System.Globalization.CultureInfo.InvariantCulture)).ToList(),
+                        $"at stage {stage} ({spatial}x{spatial}) GC-IBN with group size {string.Join(", ", dead.Select(d => d.Variant.GroupSize))}: {string.Join("; ", dead.Select(d => verdicts[d.Variant]).Distinct())}"));
             }
         }
         return rules;
     }
 
+    /// <summary>Latencies within this fraction count as equal: below what the model resolves (the two fidelities differ by up to 4%).</summary>
+    public const double LatencyTolerance = 0.02;
+
+    /// <summary>A variant that buys parameters at less than this share of <see cref="IdealRate"/> is pruned: it wastes most of the array.</summary>
+    public const double MinRateShare = 0.5;
+
+    /// <summary>
+    /// Parameters per µs (of calibrated device time) that a perfectly used array adds at a spatial size: each
+    /// weight of a conv is used once per output pixel, so peak MACs per µs over the pixels.
+    /// </summary>
+    public static double IdealRate(HardwareConfig hw, int spatial) =>
+        hw.PeakMacsPerCycle * hw.ClockHz * 1e-6 / hw.CalibrationSlope / ((double)spatial * spatial);
+
+    /// <summary>The pruned variants of one stage, each with the reason.</summary>
+    public static IReadOnlyDictionary<BlockVariant, string> Prune(IReadOnlyList<StageMeasurement> at, HardwareConfig hw)
+    {
+        var verdicts = new Dictionary<BlockVariant, string>();
+        foreach (var m in at)
+        {
+            var by = at.Where(o => o.Variant != m.Variant && !SameNetwork(o, m)
+                    && o.LatencyUs <= m.LatencyUs * (1 + LatencyTolerance) && o.Params >= m.Params
+                    && (o.LatencyUs < m.LatencyUs || o.Params > m.Params))
+                .OrderBy(o => o.LatencyUs).FirstOrDefault();
+            if (by is not null)
+                verdicts[m.Variant] = $"{m.Variant.Name} is dominated by {by.Variant.Name} ({Describe(m)} vs {Describe(by)})";
+        }
+        var fastest = at.MinBy(m => m.LatencyUs)!;
+        var ideal = IdealRate(hw, fastest.Spatial);
+        foreach (var m in at.Where(m => !verdicts.ContainsKey(m.Variant) && m.Params > fastest.Params))
+        {
+            var rate = (m.Params - fastest.Params) / Math.Max(m.LatencyUs - fastest.LatencyUs, 1e-9);
+            if (rate < MinRateShare * ideal)
+                verdicts[m.Variant] = $"{m.Variant.Name} buys parameters at {rate:0} per µs over {fastest.Variant.Name}, {rate / ideal:P0} of what a fully used array buys at {m.Spatial}x{m.Spatial} ({ideal:0} per µs)"
+                                      + (m.StreamedBytes > fastest.StreamedBytes ? $"; {m.StreamedBytes / 1048576.0:0.0} MiB of weights then stream from off-chip every inference" : "");
+        }
+        return verdicts;
+    }
+
+    private static string Describe(StageMeasurement m) => $"{m.LatencyUs:0.#} µs, {m.Params / 1e6:0.00}M params";
+
+    /// <summary>
+    /// Each IBN variant in place: every block of one stage of MobileNetEdgeTPUv2-S (the paper's network, whose
+    /// stages are the built-in classification space's) replaced by the variant — each block keeping its own
+    /// filters, kernel, stride and expansion — and the whole network priced. Unlike a block alone, this sees
+    /// what a stage of such blocks does to the rest: the parameter cache they fill, weights that then stream.
+    /// Latency is the accelerator's (the host's share does not depend on the blocks).
+    /// </summary>
+    public static IReadOnlyList<StageMeasurement> MeasureStages(HardwareConfig hw, LayerCostCache? cache = null)
+    {
+        cache ??= new LayerCostCache();
+        var reference = EdgeTpuModels.V2Variants.Single(v => v.Name == "mobilenet-edgetpu-v2-s");
+        var rows = new List<StageMeasurement>();
+        for (var stage = 1; stage < EdgeTpuModels.V2Stages; stage++)
+            foreach (var v in Variants)
+            {
+                var network = EdgeTpuModels.MobileNetEdgeTpuV2(reference, 224, (g, spec) => g != stage ? spec
+                    : spec with { Kind = v.Kind, GroupSize = v.GroupSize, ExpansionPointwise = v.PointwiseExpansion, Groups = null });
+                CostReport r;
+                try
+                {
+                    r = CostModel.Estimate(network, hw, Fidelity.Analytical, cache);
+                }
+                catch (Compiler.UnmappableNetworkException)
+                {
+                    continue;
+                }
+                var spatial = network.Infos.Last(i => i.Layer.Name.StartsWith($"block{FirstBlock(stage)}/", StringComparison.Ordinal)).OutputShape.Height;
+                rows.Add(new StageMeasurement(stage, spatial, reference.Filters[stage], v, r.Params, (r.LatencyMs - r.Host.TotalMs) * 1e3,
+                    r.EnergyMj * 1e3, r.StreamedWeightBytes));
+            }
+        return rows;
+    }
+
+    private static int FirstBlock(int stage) => Enumerable.Range(0, stage).Sum(EdgeTpuModels.V2StageBlocks);
+
     // A group size at or above the width builds the same network as fused; that is not domination.
-    private static bool SameNetwork(BlockMeasurement a, BlockMeasurement b) =>
-        a.Params == b.Params && a.Macs == b.Macs && Math.Abs(a.LatencyUs - b.LatencyUs) < 1e-9;
+    private static bool SameNetwork(StageMeasurement a, StageMeasurement b) =>
+        a.Params == b.Params && Math.Abs(a.LatencyUs - b.LatencyUs) < 1e-9;
 }

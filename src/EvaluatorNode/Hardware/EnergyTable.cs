@@ -17,6 +17,9 @@ public sealed record EnergyTable(
     double VectorOpPj,
     double StaticFraction)
 {
+    /// <summary>The factor applied to the node's on-chip estimates (1 unless a preset's budget capped them), written to hardware files.</summary>
+    public double OnChipScale { get; init; } = 1;
+
     /// <summary>45 nm: int8 multiply 0.2 pJ + 32-bit accumulate 0.1 pJ (Horowitz).</summary>
     public const double Mac45nmPj = 0.3;
 
@@ -46,6 +49,19 @@ public sealed record EnergyTable(
             }
         return 1.0;
     }
+
+    /// <summary>The same table with every on-chip energy (MAC, memories, broadcast, vector) times <paramref name="scale"/>; off-chip is the interface's own.</summary>
+    public EnergyTable OnChipScaled(double scale) => this with
+    {
+        OnChipScale = OnChipScale * scale,
+        MacPj = MacPj * scale,
+        CoreMemReadPjPerByte = CoreMemReadPjPerByte * scale,
+        CoreMemWritePjPerByte = CoreMemWritePjPerByte * scale,
+        PeMemReadPjPerByte = PeMemReadPjPerByte * scale,
+        PeMemWritePjPerByte = PeMemWritePjPerByte * scale,
+        BroadcastPjPerByte = BroadcastPjPerByte * scale,
+        VectorOpPj = VectorOpPj * scale,
+    };
 
     /// <summary>Defaults for a chip at <paramref name="nm"/> with the given memories and off-chip interface.</summary>
     public static EnergyTable ForTechnology(double nm, long coreMemBytes, long peMemBytes, double offChipPjPerByte, double staticFraction = 0.1)

@@ -29,11 +29,15 @@ public sealed record HardwareConfig
     /// <summary>Input channels one lane reduces per cycle.</summary>
     public required int MacWaysPerLane { get; init; }
 
-    /// <summary>Distinct activations per core per cycle on the broadcast path (sets the group-conv knee).</summary>
-    public required int ActBroadcastPerCoreCycle { get; init; }
+    /// <summary>
+    /// Distinct activations a core's lanes receive per cycle on the broadcast path. A full conv needs one per
+    /// MAC way (every lane reuses it); a narrow group, or a narrow conv's other pixels, needs its own, so this
+    /// figure sets how much data reuse a layer must offer to fill the lanes (the group-conv knee).
+    /// </summary>
+    public required double ActBroadcastPerCoreCycle { get; init; }
 
-    /// <summary>Activations per core per cycle in depthwise "vector mode" (sets depthwise utilisation).</summary>
-    public required int DepthwiseVectorPerCoreCycle { get; init; }
+    /// <summary>Distinct activations per core per cycle for depthwise convs (a dedicated vector path, if the part has one).</summary>
+    public required double DepthwiseVectorPerCoreCycle { get; init; }
 
     public required long CoreMemBytes { get; init; }
     public required long PeMemBytes { get; init; }

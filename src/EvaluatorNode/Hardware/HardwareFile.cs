@@ -18,7 +18,7 @@ public static class HardwareFile
         "mac_ways_per_lane", "act_broadcast_per_core_cycle", "depthwise_vector_per_core_cycle", "core_mem_kib", "pe_mem_kib",
         "param_cache_kib", "max_activation_share", "off_chip_gb_per_s", "weight_broadcast_bytes_per_cycle",
         "pe_mem_bytes_per_cycle", "activation_broadcast_bytes_per_cycle", "layer_overhead_cycles", "pass_overhead_cycles",
-        "technology_nm", "off_chip_pj_per_byte", "static_fraction", "power_budget_w", "calibration", "host",
+        "technology_nm", "energy_scale", "off_chip_pj_per_byte", "static_fraction", "power_budget_w", "calibration", "host",
     ];
 
     private static readonly string[] HostKeys =
@@ -94,6 +94,7 @@ public static class HardwareFile
             w.WriteNumber("layer_overhead_cycles", h.LayerOverheadCycles);
             w.WriteNumber("pass_overhead_cycles", h.PassOverheadCycles);
             w.WriteNumber("technology_nm", h.TechnologyNm);
+            if (h.Energy.OnChipScale != 1) w.WriteNumber("energy_scale", h.Energy.OnChipScale);
             w.WriteNumber("off_chip_pj_per_byte", h.Energy.OffChipPjPerByte);
             w.WriteNumber("static_fraction", h.Energy.StaticFraction);
             w.WriteNumber("power_budget_w", h.PowerBudgetW);
@@ -142,7 +143,7 @@ public static class HardwareFile
 
         if (b is null)
         {
-            var missing = Keys.Except(["format", "version", "name", "base", "description", "max_activation_share", "calibration", "host"])
+            var missing = Keys.Except(["format", "version", "name", "base", "description", "max_activation_share", "calibration", "host", "energy_scale"])
                 .Where(k => !root.Has(k)).ToList();
             if (missing.Count > 0)
                 throw root.Error($"missing required key{(missing.Count > 1 ? "s" : "")} {string.Join(", ", missing)} (or give a \"base\" preset to take them from)");
@@ -174,6 +175,7 @@ public static class HardwareFile
         var tech = Num("technology_nm", 2, 180, b?.TechnologyNm);
         var offChipPj = Num("off_chip_pj_per_byte", 0, 10_000, b?.Energy.OffChipPjPerByte);
         var staticFraction = Num("static_fraction", 0, 1, b?.Energy.StaticFraction);
+        var energyScale = Num("energy_scale", 1e-3, 1e3, b?.Energy.OnChipScale ?? 1);
         double slope = 1, intercept = 0;
         if (root.TryProp("calibration", out var cal))
         {
@@ -202,8 +204,8 @@ public static class HardwareFile
             CoresPerPe = Int("cores_per_pe", 1, 256, b?.CoresPerPe),
             LanesPerCore = Int("lanes_per_core", 1, 4096, b?.LanesPerCore),
             MacWaysPerLane = Int("mac_ways_per_lane", 1, 256, b?.MacWaysPerLane),
-            ActBroadcastPerCoreCycle = Int("act_broadcast_per_core_cycle", 1, 4096, b?.ActBroadcastPerCoreCycle),
-            DepthwiseVectorPerCoreCycle = Int("depthwise_vector_per_core_cycle", 1, 4096, b?.DepthwiseVectorPerCoreCycle),
+            ActBroadcastPerCoreCycle = Num("act_broadcast_per_core_cycle", 0.01, 4096, b?.ActBroadcastPerCoreCycle),
+            DepthwiseVectorPerCoreCycle = Num("depthwise_vector_per_core_cycle", 0.01, 4096, b?.DepthwiseVectorPerCoreCycle),
             CoreMemBytes = coreMem,
             PeMemBytes = peMem,
             ParamCacheBytes = (long)(Num("param_cache_kib", 0, 1 << 24, b?.ParamCacheBytes / 1024.0) * 1024),
@@ -216,7 +218,7 @@ public static class HardwareFile
             LayerOverheadCycles = Int("layer_overhead_cycles", 0, 1 << 24, b?.LayerOverheadCycles),
             PassOverheadCycles = Int("pass_overhead_cycles", 0, 1 << 20, b?.PassOverheadCycles),
             TechnologyNm = tech,
-            Energy = EnergyTable.ForTechnology(tech, coreMem, peMem, offChipPj, staticFraction),
+            Energy = EnergyTable.ForTechnology(tech, coreMem, peMem, offChipPj, staticFraction).OnChipScaled(energyScale),
             PowerBudgetW = Num("power_budget_w", 0.001, 10_000, b?.PowerBudgetW),
             CalibrationSlope = slope,
             CalibrationInterceptMs = intercept,

@@ -15,8 +15,8 @@ public static class HardwarePresets
     private static readonly ImmutableDictionary<string, string> CommonSources = new Dictionary<string, string>
     {
         ["MacWaysPerLane"] = "[A] 1: with 4096 MACs/cycle at 1.066 GHz the chip is 8.7 TOPS, consistent with the Pixel 6 latencies (edgetpu.md §6.1)",
-        ["ActBroadcastPerCoreCycle"] = "[A] 2: puts the group-conv knee at 32 output filters per group (edgetpu.md §6.3, §6.7)",
-        ["DepthwiseVectorPerCoreCycle"] = "[A] 4: depthwise utilisation ≤ 4/64 ≈ 0.06 (each fetched activation is used once; cf. FuSeConv on systolic arrays, edgetpu.md §5.2); tuned with ActBroadcastPerCoreCycle so the §6.8 checks hold, as §6.6 step 3 prescribes (GC-IBN with 32 input channels per group within ±30% of DW-IBN at 28×28 and 14×14)",
+        ["ActBroadcastPerCoreCycle"] = "[A, first principle] one activation per MAC way per core-cycle: a weight-stationary SIMD core broadcasts each activation to all its lanes, which is the data reuse of a full conv; lanes that need other activations (a narrow group, a narrow conv's other pixels) wait for their own broadcast, so a group conv fills the lanes only with at least as many output filters per group as lanes (FuSeConv's systolic-array argument, edgetpu.md §5.2). Not tuned; the calibration cannot pin it (hardware sensitivity)",
+        ["DepthwiseVectorPerCoreCycle"] = "[A, first principle] no depthwise vector path: a depthwise conv runs on the broadcast path, one channel per broadcast, so it uses 1 of the 64 lanes (FuSeConv: one column of a systolic array, edgetpu.md §5.2). Not tuned; the calibration cannot pin it (hardware sensitivity)",
         ["WeightBroadcastBytesPerCycle"] = "[A] 256 B/cycle weight broadcast bus (edgetpu.md §6.1)",
         ["PeMemBytesPerCycle"] = "[A] 64 B/cycle per PE memory (one SIMD vector of int8 per cycle)",
         ["ActivationBroadcastBytesPerCycle"] = "[A] 64 B/cycle activation broadcast to all PEs for the channel-split mapping",
@@ -32,10 +32,10 @@ public static class HardwarePresets
         return new HardwareConfig
         {
             Name = "pixel6",
-            Version = 1,
+            Version = 2,
             Description = "Google Tensor G1 (Pixel 6) Edge TPU, V2-class template; calibrated to the published Pixel 6 latencies",
             ClockHz = 1.066e9, PeX = 4, PeY = 4, CoresPerPe = 4, LanesPerCore = 64, MacWaysPerLane = 1,
-            ActBroadcastPerCoreCycle = 2, DepthwiseVectorPerCoreCycle = 4,
+            ActBroadcastPerCoreCycle = 1, DepthwiseVectorPerCoreCycle = 1,
             CoreMemBytes = core, PeMemBytes = pe, ParamCacheBytes = 16 * pe + 64 * core,
             OffChipBytesPerSecond = 32e9, WeightBroadcastBytesPerCycle = 256, PeMemBytesPerCycle = 64,
             ActivationBroadcastBytesPerCycle = 64, LayerOverheadCycles = 200, PassOverheadCycles = 16,
@@ -66,7 +66,7 @@ public static class HardwarePresets
         return Pixel6() with
         {
             Name = "edgetpu-v1",
-            Version = 1,
+            Version = 2,
             Description = "Edge TPU class V1 of Seshadri et al. 2022 (uncalibrated)",
             ClockHz = 0.8e9,
             CoreMemBytes = core,
@@ -94,7 +94,7 @@ public static class HardwarePresets
     private static HardwareConfig EdgeTpuV2() => Pixel6() with
     {
         Name = "edgetpu-v2",
-        Version = 1,
+        Version = 2,
         Description = "Edge TPU class V2 of Seshadri et al. 2022 (the Pixel 6 template, uncalibrated)",
         CalibrationSlope = 1,
         CalibrationInterceptMs = 0,
@@ -118,7 +118,7 @@ public static class HardwarePresets
         return Pixel6() with
         {
             Name = "edgetpu-v3",
-            Version = 1,
+            Version = 2,
             Description = "Edge TPU class V3 of Seshadri et al. 2022: 4×1 PEs, 8 cores of 32 lanes (uncalibrated)",
             PeX = 4,
             PeY = 1,
@@ -165,7 +165,7 @@ public static class HardwarePresets
         return Pixel6() with
         {
             Name = name,
-            Version = 1,
+            Version = 2,
             Description = $"Coral Edge TPU ({host.Link}): 4 TOPS, 2 W, ~8 MiB parameter cache, no DRAM of its own: input, output, uncached parameters and spilled activations cross the host link (uncalibrated)",
             ClockHz = 0.5e9,
             ParamCacheBytes = 8 * 1024 * 1024,
@@ -211,9 +211,27 @@ public static class HardwarePresets
         }, "USB 3.0 SuperSpeed: 5 Gb/s with 8b/10b coding = 500 MB/s [V: USB 3.0 specification], 80% of it for bulk transfers [A]; "
            + "125 µs per transfer: one bus interval (125 µs [V: USB 3.0 specification]) before the host sees a completion [A]; "
            + "225 µs per invocation: the runtime's 100 µs as on PCIe [A] plus the command transfer [A]; " + CoralHostCpuSource),
-    }.ToImmutableDictionary(h => h.Name);
+    }.Select(WithinBudget).ToImmutableDictionary(h => h.Name);
 
     public static IEnumerable<string> Names => ["pixel6", "edgetpu-v1", "edgetpu-v2", "edgetpu-v3", "coral-pcie", "coral-usb3"];
+
+    /// <summary>
+    /// The energy scale of a preset, as edgetpu.md §6.5 prescribes: energies come from the technology node, and
+    /// where that estimate would let the densest dense conv draw more than the chip's power budget at its
+    /// calibrated rate, the on-chip energies are scaled down until it draws exactly the budget.
+    /// </summary>
+    private static HardwareConfig WithinBudget(HardwareConfig h)
+    {
+        var full = Cost.PowerModel.FullUtilizationPowerW(h);
+        if (full <= h.PowerBudgetW) return h;
+        var scale = h.PowerBudgetW / full;
+        return h with
+        {
+            Energy = h.Energy.OnChipScaled(scale),
+            Sources = h.Sources.SetItem("EnergyScale",
+                $"[A] on-chip energies ×{scale:0.###}: the node's estimate would draw {full:0.###} W on the densest dense conv at the calibrated rate, over the {h.PowerBudgetW} W budget (edgetpu.md §6.5)"),
+        };
+    }
 
     public static IEnumerable<HardwareConfig> Presets => Names.Select(n => All[n]);
 
@@ -234,6 +252,6 @@ public static class HardwarePresets
 /// <summary>The pixel6 preset's fitted linear map (see <c>Calibration</c>); refit with `nascluster hardware calibrate`.</summary>
 internal static class Pixel6Calibration
 {
-    public const double Slope = 1.3667;
-    public const double InterceptMs = 0.4697;
+    public const double Slope = 1.2099;
+    public const double InterceptMs = 0.3606;
 }

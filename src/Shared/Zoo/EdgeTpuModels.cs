@@ -71,7 +71,19 @@ public static class EdgeTpuModels
         [(Dw, 3, 8, 1)],
     ];
 
-    public static Network MobileNetEdgeTpuV2(V2Variant v, int resolution)
+    /// <summary>The number of stages (block groups) of the v2 topology; they are the stages of the built-in classification space.</summary>
+    public static int V2Stages => V2Topology.Length;
+
+    /// <summary>Blocks in stage <paramref name="stage"/> of the v2 topology (blocks are named block0, block1, … across stages).</summary>
+    public static int V2StageBlocks(int stage) => V2Topology[stage].Length;
+
+    /// <param name="v">The variant.</param>
+    /// <param name="resolution">Input height and width.</param>
+    /// <param name="rewrite">
+    /// Optionally replaces blocks: called with the stage index and the block's own spec (kind, filters, kernel,
+    /// stride, expansion), its result is built instead — the block analyzer prices IBN variants in place this way.
+    /// </param>
+    public static Network MobileNetEdgeTpuV2(V2Variant v, int resolution, Func<int, IbnSpec, IbnSpec>? rewrite = null)
     {
         var b = new NetworkBuilder(v.Name);
         var x = b.Input(resolution, resolution, 3);
@@ -90,6 +102,7 @@ public static class EdgeTpuModels
                     // TF groups = expanded filters / filters-per-group.
                     _ => new IbnSpec(IbnKind.GroupConv, v.Filters[g], k, s, e, Groups: expanded / v.GroupFiltersPerGroup),
                 };
+                if (rewrite is not null) spec = rewrite(g, spec);
                 x = Ibn.Build(b, x, spec, $"block{index}");
             }
         return b.Build(ClassificationHead.Build(b, x, 1001, v.Top));

@@ -45,7 +45,7 @@ public class EstimateCliTests
         var pixel = JsonDocument.Parse(CliResult.Run("estimate", path, "--json").Out).RootElement;
         var coral = JsonDocument.Parse(CliResult.Run("estimate", path, "--hardware", "coral-usb3", "--json").Out).RootElement;
         Assert.Equal(net.Hash, pixel.GetProperty("hash").GetString());
-        Assert.Equal("coral-usb3@1", coral.GetProperty("hardware").GetString());
+        Assert.Equal("coral-usb3@2", coral.GetProperty("hardware").GetString());
         Assert.True(coral.GetProperty("latency_ms").GetDouble() > pixel.GetProperty("latency_ms").GetDouble());
 
         var human = CliResult.Run("estimate", "resnet-50", "--hardware", "coral-pcie");
@@ -72,7 +72,7 @@ public class EstimateCliTests
         CliResult.Run("estimate", "mobilenet-v9").AssertBadInput("unknown zoo model 'mobilenet-v9'");
         CliResult.Run("estimate", "mobilenet-v2", "--hardware", "tpu-v9").AssertBadInput("unknown hardware preset 'tpu-v9'");
         CliResult.Run("estimate", "mobilenet-v2", "--fidelity", "exact").AssertBadInput("--fidelity must be 'analytical' or 'detailed'");
-        CliResult.Run("estimate", "vgg-16", "--resolution", "2048").AssertBadInput("cannot be mapped on pixel6@1");
+        CliResult.Run("estimate", "vgg-16", "--resolution", "2048").AssertBadInput("cannot be mapped on pixel6@2");
         CliResult.Run("estimate", "/no/such/arch.json").AssertBadInput("file not found");
         using var dir = new TempDir();
         var hw = dir.File("bad-hw.json");
