@@ -66,7 +66,8 @@ public static class ExperimentAnalysis
             },
             ["best"] = tally.BestTrial?.Id,
             ["best_reward"] = tally.BestReward,
-            ["trials"] = Trials(s, latencyFront, energyFront),
+            ["power_budget_w"] = hw.PowerBudgetW,
+            ["trials"] = Trials(s, latencyFront, energyFront, hw.PowerBudgetW),
             ["pareto_latency"] = Ids(latencyFront),
             ["pareto_energy"] = Ids(energyFront),
             ["learning"] = Learning(s, space, steps),
@@ -138,7 +139,7 @@ public static class ExperimentAnalysis
     /// One row per trial: id, hash, status, reward, quality, latency, energy, params, MACs, the decision
     /// vector, front membership and the best reward so far (in trial order, over completed trials).
     /// </summary>
-    private static JsonArray Trials(ExperimentState s, SortedSet<int> latencyFront, SortedSet<int> energyFront)
+    private static JsonArray Trials(ExperimentState s, SortedSet<int> latencyFront, SortedSet<int> energyFront, double powerBudgetW)
     {
         var rows = new JsonArray();
         double? bestSoFar = null;
@@ -167,6 +168,12 @@ public static class ExperimentAnalysis
             if (latencyFront.Contains(t.Id)) row["pareto_latency"] = true;
             if (energyFront.Contains(t.Id)) row["pareto_energy"] = true;
             if (source.Quality is { } q) row["train_seconds"] = Math.Round(q.WallSeconds, 2);
+            // Average power (static included) and whether it exceeds what the chip may draw: such a network would throttle.
+            if (source.Cost is { LatencyMs: > 0 } c && double.IsFinite(c.EnergyMj / c.LatencyMs))
+            {
+                row["power_w"] = c.EnergyMj / c.LatencyMs;
+                if (c.EnergyMj / c.LatencyMs > powerBudgetW) row["over_power_budget"] = true;
+            }
             rows.Add(row);
         }
         return rows;
@@ -353,8 +360,12 @@ public static class ExperimentAnalysis
                     ["latency_ms"] = r.LatencyMs,
                     ["runtime_overhead_ms"] = r.RuntimeOverheadMs,
                     ["host_ms"] = r.Host.TotalMs,
+                    ["cpu_ms"] = r.Host.CpuMs,
+                    ["segments"] = new JsonArray(r.Segments.Select(g => (JsonNode)$"{g.Device} {g.FirstLayer}{(g.Layers > 1 ? " … " + g.LastLayer : "")}").ToArray()),
                     ["energy_mj"] = r.EnergyMj,
                     ["power_w"] = r.PowerW,
+                    ["average_power_w"] = r.AveragePowerW,
+                    ["over_power_budget"] = r.OverPowerBudget,
                     ["utilization"] = r.Utilization,
                     ["cached_weight_bytes"] = r.CachedWeightBytes,
                     ["streamed_weight_bytes"] = r.StreamedWeightBytes,

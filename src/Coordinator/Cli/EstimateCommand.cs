@@ -164,6 +164,19 @@ internal static class EstimateCommand
         w.WriteNumber("cached_weight_bytes", r.CachedWeightBytes);
         w.WriteNumber("streamed_weight_bytes", r.StreamedWeightBytes);
         w.WriteNumber("activation_spill_bytes", r.ActivationSpillBytes);
+        w.WriteNumber("cpu_ms", r.Host.CpuMs);
+        w.WriteStartArray("segments");
+        foreach (var s in r.Segments)
+        {
+            w.WriteStartObject();
+            w.WriteString("device", s.Device);
+            w.WriteString("first_layer", s.FirstLayer);
+            w.WriteString("last_layer", s.LastLayer);
+            w.WriteNumber("layers", s.Layers);
+            w.WriteNumber("ms", s.Ms);
+            w.WriteEndObject();
+        }
+        w.WriteEndArray();
         w.WriteStartArray("layers");
         foreach (var l in r.Layers)
         {
@@ -198,6 +211,11 @@ internal static class EstimateCommand
         grid.AddRow("params / MACs", $"{Format.Count(r.Params)} / {Format.Count(r.Macs)}");
         grid.AddRow("weights", $"{Format.Bytes(r.CachedWeightBytes)} cached on chip, {Format.Bytes(r.StreamedWeightBytes)} streamed every inference");
         if (r.ActivationSpillBytes > 0) grid.AddRow("activation spill", Format.Bytes(r.ActivationSpillBytes));
+        var tpu = r.Segments.Where(s => !s.OnHost).Sum(s => s.Ms);
+        grid.AddRow("TPU / CPU", $"{tpu:0.000} ms on the accelerator, {h.CpuMs:0.000} ms on the host CPU, in {r.Segments.Count} segment{(r.Segments.Count == 1 ? "" : "s")}");
+        if (r.Segments.Count > 1 || r.Segments.Any(s => s.OnHost))
+            grid.AddRow("segments", Markup.Escape(string.Join(" → ", r.Segments.Select(s =>
+                $"{s.Device} {s.FirstLayer}{(s.Layers > 1 ? $" … {s.LastLayer}" : "")} ({s.Layers} layer{(s.Layers == 1 ? "" : "s")}, {s.Ms:0.000} ms)"))));
         o.Console.Write(grid);
         var table = new Table().Border(TableBorder.Simple).AddColumns("#", "layer", "op", "mapping", "latency µs", "energy µJ", "util", "bound");
         foreach (var c in table.Columns.Skip(4).Take(3)) c.RightAligned();

@@ -24,28 +24,58 @@ public static class EdgeTpuCompiler
     {
         var placement = Place(network, hw);
         var plans = new LayerPlan[network.Infos.Length];
-        for (var i = 0; i < plans.Length; i++) plans[i] = Plan(network.Infos[i], hw, placement.Cached[i], placement.ActivationReserveBytes);
+        for (var i = 0; i < plans.Length; i++) plans[i] = Plan(network.Infos[i], hw, placement.Cached[i], placement.ActivationReserveBytes, placement.OnHost[i]);
         return new CompiledNetwork(network, hw, plans, placement.CachedBytes, placement.StreamedBytes, placement.ActivationReserveBytes);
     }
 
-    /// <summary>Where parameters live: per layer, cached on chip or streamed every inference.</summary>
-    public sealed record Placement(bool[] Cached, long CachedBytes, long StreamedBytes, long ActivationReserveBytes);
+    /// <summary>Where layers run and parameters live: per layer, on the host CPU or not, cached on chip or streamed every inference.</summary>
+    public sealed record Placement(bool[] Cached, long CachedBytes, long StreamedBytes, long ActivationReserveBytes, bool[] OnHost);
+
+    /// <summary>
+    /// Which layers the host CPU runs (<see cref="HardwareConfig.Partitioning"/>): with segments only the ops
+    /// the accelerator cannot run; with the Coral compiler's rule also every layer after the first of them.
+    /// Inputs are data, never a layer of either side; a reshape or flatten goes where its input is.
+    /// </summary>
+    public static bool[] HostLayers(Network network, HardwareConfig hw)
+    {
+        var infos = network.Infos;
+        var onHost = new bool[infos.Length];
+        var index = new Dictionary<string, int>(infos.Length, StringComparer.Ordinal);
+        var cut = false;
+        for (var i = 0; i < infos.Length; i++)
+        {
+            var layer = infos[i].Layer;
+            index[layer.Name] = i;
+            if (layer.Op is InputOp) continue;
+            var unsupported = RunsOnHost(layer.Op, hw);
+            if (layer.Op is ReshapeOp or FlattenOp) onHost[i] = onHost[index[layer.Inputs[0]]] || cut;
+            else if (hw.Partitioning == Partitioning.FirstUnsupported) onHost[i] = cut |= unsupported;
+            else onHost[i] = unsupported;
+        }
+        return onHost;
+    }
+
+    /// <summary>Whether the accelerator cannot run <paramref name="op"/> (the preset's list, and every host op).</summary>
+    public static bool RunsOnHost(Op op, HardwareConfig hw) => op is HostOp || hw.CpuOps.Contains(OpNames.Of(op));
 
     /// <summary>
     /// Activations first: the compiler reserves the largest single-layer working set (up to a share of
     /// the SRAM); parameters are then cached in what is left, layer by layer in execution order, and a
-    /// layer whose parameters do not fit streams them from off-chip on every inference.
+    /// layer whose parameters do not fit streams them from off-chip on every inference. Layers the host
+    /// CPU runs keep their parameters in host memory.
     /// </summary>
     public static Placement Place(Network network, HardwareConfig hw)
     {
         var infos = network.Infos;
-        var reserve = Math.Min(infos.Max(i => i.InputBytes + i.OutputBytes), (long)(hw.MaxActivationShare * hw.ParamCacheBytes));
+        var onHost = HostLayers(network, hw);
+        var largest = infos.Where((_, i) => !onHost[i]).Select(i => i.InputBytes + i.OutputBytes).DefaultIfEmpty(0).Max();
+        var reserve = Math.Min(largest, (long)(hw.MaxActivationShare * hw.ParamCacheBytes));
         var capacity = hw.ParamCacheBytes - reserve;
         long cached = 0, streamed = 0;
         var isCached = new bool[infos.Length];
         for (var i = 0; i < infos.Length; i++)
         {
-            var bytes = CacheableBytes(infos[i]);
+            var bytes = onHost[i] ? 0 : CacheableBytes(infos[i]);
             isCached[i] = bytes <= capacity;
             if (bytes == 0) continue;
             if (isCached[i])
@@ -58,7 +88,7 @@ public static class EdgeTpuCompiler
                 streamed += bytes;
             }
         }
-        return new Placement(isCached, cached, streamed, reserve);
+        return new Placement(isCached, cached, streamed, reserve, onHost);
     }
 
     /// <summary>Parameter bytes that live in the parameter cache (embedding tables stay off-chip and are gathered).</summary>
@@ -68,8 +98,14 @@ public static class EdgeTpuCompiler
     /// Plans one layer given whether its parameters are cached and the activation reserve. Depends only
     /// on (op, input shapes, cached, reserve, hardware), which is what the per-layer cost cache keys on.
     /// </summary>
-    public static LayerPlan Plan(LayerInfo info, HardwareConfig hw, bool cached, long activationReserve)
+    public static LayerPlan Plan(LayerInfo info, HardwareConfig hw, bool cached, long activationReserve, bool onHost = false)
     {
+        if (onHost)
+            return new LayerPlan
+            {
+                Info = info, Kind = OpNames.Describe(info.Layer.Op, info.InputShapes.Length > 0 ? info.InputShapes[0] : default),
+                Mapping = IsFree(info.Layer.Op) ? Mapping.None : Mapping.Host, Macs = info.Macs, ParamBytes = info.WeightBytesInt8, ParamsCached = false,
+            };
         var options = MappingOptions(info, hw, cached, activationReserve);
         return options.Count == 1 ? options[0] : options.MinBy(o => LayerCycles.Analytical(o, hw).Total)!;
     }
@@ -204,11 +240,15 @@ public static class EdgeTpuCompiler
         return (int)Math.Clamp(CeilDiv(input + output, hw.PeMemBytes / 2), 1, rowsPerPe);
     }
 
-    private static LayerPlan Vector(LayerInfo info, HardwareConfig hw, string kind, long paramBytes, bool cached, long offChipParams, long spill)
+    // Reshapes and flattens are free wherever they run.
+    private static bool IsFree(Op op) => op is InputOp or ReshapeOp or FlattenOp;
+
+    /// <summary>Element operations of a non-conv layer (what the vector lanes, or a CPU, do for it).</summary>
+    public static long ElementWork(LayerInfo info)
     {
         var o = info.OutputShape.Elements;
         var inputs = info.InputShapes.Sum(s => s.Elements);
-        long work = info.Layer.Op switch
+        return info.Layer.Op switch
         {
             AddOp or MultiplyOp => inputs,
             WeightedAddOp => 2 * inputs,
@@ -217,8 +257,16 @@ public static class EdgeTpuCompiler
             ResizeOp r => r.Mode == ResizeMode.Bilinear ? 4 * o : o,
             SoftmaxOp => 5 * o,
             LayerNormOp => 3 * o,
+            HostOp => Math.Max(inputs, o),
             _ => o, // activation, concat (copy), embedding (gather)
         };
+    }
+
+    private static LayerPlan Vector(LayerInfo info, HardwareConfig hw, string kind, long paramBytes, bool cached, long offChipParams, long spill)
+    {
+        var o = info.OutputShape.Elements;
+        var inputs = info.InputShapes.Sum(s => s.Elements);
+        var work = ElementWork(info);
         var bytes = inputs + o;
         var lanes = (double)hw.Cores * hw.LanesPerCore;
         var cycles = (long)Math.Ceiling(Math.Max(work / lanes, bytes / ((double)hw.Pes * hw.PeMemBytesPerCycle)));

@@ -38,9 +38,9 @@ public static class LayerCycles
     /// </summary>
     public static LayerTime Analytical(LayerPlan p, HardwareConfig h)
     {
-        double overhead = p.Mapping == Mapping.None ? 0 : h.LayerOverheadCycles;
+        if (p.Mapping is Mapping.None or Mapping.Host) return new LayerTime(0, 0, 0, 0, 0, 0, 0); // no accelerator time
+        double overhead = h.LayerOverheadCycles;
         var offChip = (p.OffChipWeightBytes + p.SpillBytes) / h.OffChipBytesPerCycle;
-        if (p.Mapping is Mapping.None) return new LayerTime(0, 0, 0, 0, 0, 0, 0);
         if (p.Mapping is Mapping.Vector)
         {
             var total = overhead + Math.Max(p.VectorCycles, offChip);

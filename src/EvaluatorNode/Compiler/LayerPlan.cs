@@ -16,10 +16,13 @@ public enum Mapping
 
     /// <summary>Element-wise, pooling, resize, norm and softmax work on the SIMD lanes.</summary>
     Vector,
+
+    /// <summary>Not on the accelerator: the host CPU runs it (an op the accelerator cannot run, or one after it).</summary>
+    Host,
 }
 
 /// <summary>What limits a layer's latency.</summary>
-public enum Bound { Compute, ActivationBandwidth, WeightLoad, OffChip, Overhead }
+public enum Bound { Compute, ActivationBandwidth, WeightLoad, OffChip, Overhead, HostCpu }
 
 /// <summary>
 /// The compiler's decisions for one layer and the counts both latency models and the power model

@@ -43,12 +43,13 @@ public static class CostModel
             var info = infos[i];
             var shapes = info.InputShapes;
             var key = new LayerCostCache.Key(HardwareFingerprint.Of(hw), info.Layer.Op, shapes.Length > 0 ? shapes[0] : default, shapes.Length > 1 ? shapes[1] : default,
-                shapes.Length, placement.Cached[i], placement.ActivationReserveBytes);
+                shapes.Length, placement.Cached[i], placement.ActivationReserveBytes, placement.OnHost[i]);
             var cached = placement.Cached[i];
             var reserve = placement.ActivationReserveBytes;
+            var onHost = placement.OnHost[i];
             entries[i] = cache.GetOrAdd(key, () =>
             {
-                var plan = EdgeTpuCompiler.Plan(info, hw, cached, reserve);
+                var plan = EdgeTpuCompiler.Plan(info, hw, cached, reserve, onHost);
                 return new LayerCostCache.Entry(plan, LayerCycles.Analytical(plan, hw), PowerModel.DynamicEnergyPj(plan, hw));
             });
         }
@@ -60,13 +61,20 @@ public static class CostModel
         EdgeTpuCompiler.Placement placement, IReadOnlyList<double> cycles, IReadOnlyList<Bound> bounds)
     {
         var layers = new LayerCost[entries.Length];
-        double totalCycles = 0, dynamicPj = 0;
+        double totalCycles = 0, dynamicPj = 0, cpuMs = 0;
         long spill = 0;
         var linkTransfers = 0;
         for (var i = 0; i < entries.Length; i++)
         {
             var e = entries[i];
             var info = network.Infos[i];
+            if (e.Plan.Mapping == Mapping.Host)
+            {
+                var hostMs = HostCpuMs(info, hw);
+                cpuMs += hostMs;
+                layers[i] = new LayerCost(info.Layer.Name, e.Plan.Kind, Mapping.Host, 0, hostMs, PowerModel.StaticEnergyPj(hw, hostMs) * 1e-6, 0, Bound.HostCpu, info.Macs, 0);
+                continue;
+            }
             var c = cycles[i];
             totalCycles += c;
             dynamicPj += e.DynamicEnergyPj;
@@ -79,16 +87,20 @@ public static class CostModel
         }
         var simulatedMs = hw.CyclesToMs(totalCycles);
         var acceleratorMs = hw.CalibrationSlope * simulatedMs;
-        var (inputBytes, outputBytes) = InputOutputBytes(network);
+        var segments = Segments(network, entries, layers);
+        var transfers = Transfers(network, placement.OnHost, hw);
+        // One invocation per accelerator segment (the runtime hands each to the accelerator); a network that runs
+        // wholly on the CPU still pays one, for the interpreter.
+        var invocations = Math.Max(1, segments.Count(s => !s.OnHost));
         var host = new HostCost(
-            InvocationMs: hw.CalibrationInterceptMs + hw.Host.InvocationOverheadUs * 1e-3,
-            InputMs: hw.Host.TransferMs(inputBytes),
-            OutputMs: hw.Host.TransferMs(outputBytes),
+            InvocationMs: invocations * (hw.CalibrationInterceptMs + hw.Host.InvocationOverheadUs * 1e-3),
+            InputMs: transfers.InputMs,
+            OutputMs: transfers.OutputMs,
             LinkLatencyMs: hw.Host.DeviceDram ? 0 : linkTransfers * hw.Host.TransferLatencyUs * 1e-3,
-            CpuMs: 0);
+            CpuMs: cpuMs);
         var latencyMs = acceleratorMs + host.TotalMs;
-        // Input and output cross the link (the SoC's DRAM or the host link) at the off-chip energy per byte.
-        dynamicPj += (inputBytes + outputBytes) * hw.Energy.OffChipPjPerByte;
+        // Tensors crossing to and from the accelerator move through the link (the SoC's DRAM or the host link).
+        dynamicPj += transfers.Bytes * hw.Energy.OffChipPjPerByte;
         var energyMj = (dynamicPj + PowerModel.StaticEnergyPj(hw, latencyMs)) * 1e-9;
         return new CostReport(hw.Id, fidelity,
             LatencyMs: latencyMs,
@@ -105,8 +117,67 @@ public static class CostModel
             Layers: layers)
         {
             Host = host,
+            Segments = segments,
             PowerBudgetW = hw.PowerBudgetW,
         };
+    }
+
+    /// <summary>
+    /// What a layer costs on the host CPU (<see cref="HostInterface"/>): a fixed cost per op (interpreter dispatch)
+    /// plus its operations at the CPU's sustained rate — two per multiply-accumulate, one per element otherwise.
+    /// </summary>
+    public static double HostCpuMs(LayerInfo info, HardwareConfig hw)
+    {
+        var ops = info.Layer.Op is Conv2DOp or DenseOp or MatMulOp ? 2.0 * info.Macs : EdgeTpuCompiler.ElementWork(info);
+        return hw.Host.CpuOpOverheadUs * 1e-3 + ops / hw.Host.CpuOpsPerSecond * 1e3;
+    }
+
+    /// <summary>Maximal runs of layers on one side, in execution order (inputs, reshapes and flattens join the run they are in).</summary>
+    private static List<Segment> Segments(Network network, LayerCostCache.Entry[] entries, LayerCost[] layers)
+    {
+        var segments = new List<Segment>();
+        for (var i = 0; i < entries.Length; i++)
+        {
+            var mapping = entries[i].Plan.Mapping;
+            if (mapping == Mapping.None) continue;
+            var onHost = mapping == Mapping.Host;
+            var name = network.Infos[i].Layer.Name;
+            if (segments.Count > 0 && segments[^1].OnHost == onHost)
+                segments[^1] = segments[^1] with { LastLayer = name, Layers = segments[^1].Layers + 1, Ms = segments[^1].Ms + layers[i].LatencyMs };
+            else
+                segments.Add(new Segment(onHost, name, name, 1, layers[i].LatencyMs));
+        }
+        return segments;
+    }
+
+    /// <summary>
+    /// Every tensor that crosses between the host and the accelerator, once per direction: network inputs an
+    /// accelerator layer reads, tensors one side produces and the other reads, and network outputs the
+    /// accelerator produces. Each is one transfer over the link (its latency plus bytes over its bandwidth).
+    /// </summary>
+    private static (double InputMs, double OutputMs, long Bytes) Transfers(Network network, bool[] onHost, HardwareConfig hw)
+    {
+        var infos = network.Infos;
+        var index = new Dictionary<string, int>(infos.Length, StringComparer.Ordinal);
+        for (var i = 0; i < infos.Length; i++) index[infos[i].Layer.Name] = i;
+        // Where a tensor lives: host memory (inputs, and what the CPU produced) or the accelerator.
+        bool OnAccelerator(int i) => infos[i].Layer.Op is not InputOp && !onHost[i];
+        var toDevice = new HashSet<int>();
+        var toHost = new HashSet<int>();
+        for (var i = 0; i < infos.Length; i++)
+        {
+            if (infos[i].Layer.Op is InputOp) continue;
+            foreach (var input in infos[i].Layer.Inputs)
+            {
+                var j = index[input];
+                if (OnAccelerator(i) && !OnAccelerator(j)) toDevice.Add(j);
+                else if (!OnAccelerator(i) && OnAccelerator(j)) toHost.Add(j);
+            }
+        }
+        foreach (var output in network.Outputs)
+            if (OnAccelerator(index[output])) toHost.Add(index[output]);
+        double inputMs = toDevice.Sum(j => hw.Host.TransferMs(infos[j].OutputBytes)), outputMs = toHost.Sum(j => hw.Host.TransferMs(infos[j].OutputBytes));
+        return (inputMs, outputMs, toDevice.Sum(j => infos[j].OutputBytes) + toHost.Sum(j => infos[j].OutputBytes));
     }
 
     /// <summary>Bytes the host hands over (every input, int8) and takes back (every network output).</summary>

@@ -17,6 +17,12 @@ public sealed record LayerCost(
     long Macs,
     long OffChipBytes);
 
+/// <summary>One segment of the compiler's split: consecutive layers on one side (the accelerator or the host CPU).</summary>
+public sealed record Segment(bool OnHost, string FirstLayer, string LastLayer, int Layers, double Ms)
+{
+    public string Device => OnHost ? "cpu" : "tpu";
+}
+
 /// <summary>
 /// The host's share of an inference: the fixed cost per invocation (a calibrated preset's intercept and
 /// the runtime's overhead), the input and output crossing the host link, the link latency of off-chip
@@ -33,7 +39,8 @@ public sealed record HostCost(double InvocationMs, double InputMs, double Output
 /// What both latency models return, in the same shape. <see cref="LatencyMs"/> is the device-equivalent
 /// latency: the accelerator's simulated time through the hardware's calibration slope plus the host's
 /// share (<see cref="Host"/>); <see cref="SimulatedMs"/> the raw simulated time of the array; per-layer
-/// latencies are raw times × the calibration slope (they add up to <c>LatencyMs − Host.TotalMs</c>).
+/// latencies are raw times × the calibration slope, or for layers on the host CPU their CPU time (they add
+/// up to <c>LatencyMs − Host.TotalMs + Host.CpuMs</c>).
 /// Energy counts the accelerator's dynamic energy and its static power over the whole latency;
 /// <see cref="PowerW"/> is the active power, idle subtracted: dynamic energy over latency (Akin et al.
 /// §5.5 measure power the same way, device power while running minus idle power).
@@ -58,6 +65,12 @@ public sealed record CostReport(
 
     public HostCost Host { get; init; } = HostCost.None;
 
+    /// <summary>The compiler's split: maximal runs of layers on the accelerator or on the host CPU, in execution order.</summary>
+    public IReadOnlyList<Segment> Segments { get; init; } = [];
+
+    /// <summary>Time on the accelerator (calibrated) and on the host CPU: the TPU/CPU split.</summary>
+    public double AcceleratorMs => LatencyMs - Host.TotalMs;
+
     /// <summary>Average power with static power included (energy over latency), watts.</summary>
     public double AveragePowerW => LatencyMs > 0 ? EnergyMj / LatencyMs : 0;
 
@@ -78,7 +91,8 @@ public static class CostReportWire
         new(r.Hardware, r.Fidelity, r.LatencyMs, r.SimulatedMs, r.RuntimeOverheadMs, r.EnergyMj, r.PowerW, r.Utilization, r.Params, r.Macs,
             r.CachedWeightBytes, r.StreamedWeightBytes, r.ActivationSpillBytes,
             layers ? r.Layers.Select(l => new LayerBreakdown(l.Name, l.Op, Name(l.Mapping), l.LatencyMs, l.EnergyUj, l.Utilization, Name(l.Bound), l.Macs, l.OffChipBytes)).ToArray() : [],
-            new HostBreakdown(r.Host.InvocationMs, r.Host.InputMs, r.Host.OutputMs, r.Host.LinkLatencyMs, r.Host.CpuMs), r.AveragePowerW, r.PowerBudgetW);
+            new HostBreakdown(r.Host.InvocationMs, r.Host.InputMs, r.Host.OutputMs, r.Host.LinkLatencyMs, r.Host.CpuMs), r.AveragePowerW, r.PowerBudgetW,
+            r.Segments.Select(s => new SegmentBreakdown(s.Device, s.FirstLayer, s.LastLayer, s.Layers, s.Ms)).ToArray());
 
     public static string Name(Bound b) => b switch
     {
@@ -86,6 +100,7 @@ public static class CostReportWire
         Bound.ActivationBandwidth => "activation bandwidth",
         Bound.WeightLoad => "weight load",
         Bound.OffChip => "off-chip",
+        Bound.HostCpu => "host cpu",
         _ => "overhead",
     };
 
@@ -94,6 +109,7 @@ public static class CostReportWire
         Mapping.SpatialSplit => "spatial",
         Mapping.ChannelSplit => "channel",
         Mapping.Vector => "vector",
+        Mapping.Host => "host",
         _ => "-",
     };
 }

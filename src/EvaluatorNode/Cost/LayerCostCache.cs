@@ -5,7 +5,7 @@ using NasCluster.Shared.Architecture;
 namespace NasCluster.EvaluatorNode.Cost;
 
 /// <summary>
-/// Per-layer costs keyed by layer signature (op, input shapes, parameter placement, activation reserve)
+/// Per-layer costs keyed by layer signature (op, input shapes, parameter placement, activation reserve, host or accelerator)
 /// and hardware. Candidates of a search space share most of their layers, so most layers of a new
 /// candidate are already priced. Bounded: when full it starts over, so memory stays flat however many
 /// networks go through it.
@@ -14,7 +14,7 @@ public sealed class LayerCostCache(int capacity = 200_000)
 {
     public static LayerCostCache Shared { get; } = new();
 
-    internal readonly record struct Key(string Hardware, Op Op, TensorShape In0, TensorShape In1, int Inputs, bool Cached, long Reserve);
+    internal readonly record struct Key(string Hardware, Op Op, TensorShape In0, TensorShape In1, int Inputs, bool Cached, long Reserve, bool OnHost);
 
     internal sealed record Entry(LayerPlan Plan, LayerTime Time, double DynamicEnergyPj);
 

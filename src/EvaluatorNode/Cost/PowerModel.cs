@@ -22,7 +22,7 @@ public static class PowerModel
         var offChip = (p.OffChipWeightBytes + p.SpillBytes) * e.OffChipPjPerByte;
         switch (p.Mapping)
         {
-            case Mapping.None:
+            case Mapping.None or Mapping.Host: // the host CPU's energy is not the accelerator's
                 return 0;
             case Mapping.Vector:
                 return p.VectorElements * e.VectorOpPj

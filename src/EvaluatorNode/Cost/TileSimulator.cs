@@ -72,7 +72,7 @@ public static class TileSimulator
         {
             cancel.ThrowIfCancellationRequested();
             var p = plans[l];
-            if (p.Mapping == Mapping.None)
+            if (p.Mapping is Mapping.None or Mapping.Host)
             {
                 layerEnds[l] = previousEnd;
                 continue;

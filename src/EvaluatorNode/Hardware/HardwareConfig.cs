@@ -2,6 +2,19 @@ using System.Collections.Immutable;
 
 namespace NasCluster.EvaluatorNode.Hardware;
 
+/// <summary>How a compiler splits a network between the accelerator and the host CPU.</summary>
+public enum Partitioning
+{
+    /// <summary>Every maximal run of ops the accelerator can run is one accelerator segment (a TFLite delegate's partitioning).</summary>
+    Segments,
+
+    /// <summary>
+    /// The Coral Edge TPU compiler's rule: it "cannot partition the model more than once", so the first op it cannot
+    /// run and every op after it run on the CPU, even ops it could run.
+    /// </summary>
+    FirstUnsupported,
+}
+
 /// <summary>
 /// A parameterised Edge TPU-class accelerator (edgetpu.md §1, §6.1): a PeX × PeY array of processing
 /// elements, each with several cores sharing a PE memory (activations), each core with private core
@@ -65,6 +78,15 @@ public sealed record HardwareConfig
 
     /// <summary>The host side: invocation overhead, the link input and output cross, the CPU that runs fallback ops.</summary>
     public required HostInterface Host { get; init; }
+
+    /// <summary>
+    /// IR ops (<see cref="Shared.Architecture.OpNames"/>) the accelerator cannot run: the compiler hands them to the
+    /// host CPU, as <see cref="Partitioning"/> says. Host ops (ops the IR knows only by name) always run there.
+    /// </summary>
+    public ImmutableSortedSet<string> CpuOps { get; init; } = ImmutableSortedSet<string>.Empty;
+
+    /// <summary>How the compiler splits a graph around the ops it cannot run.</summary>
+    public Partitioning Partitioning { get; init; } = Partitioning.Segments;
 
     /// <summary>The chip's power budget; no preset may exceed it at full utilisation.</summary>
     public required double PowerBudgetW { get; init; }

@@ -1,4 +1,5 @@
 using System.Collections.Immutable;
+using NasCluster.Shared.Architecture;
 using NasCluster.Shared.Util;
 
 namespace NasCluster.EvaluatorNode.Hardware;
@@ -18,7 +19,7 @@ public static class HardwareFile
         "mac_ways_per_lane", "act_broadcast_per_core_cycle", "depthwise_vector_per_core_cycle", "core_mem_kib", "pe_mem_kib",
         "param_cache_kib", "max_activation_share", "off_chip_gb_per_s", "weight_broadcast_bytes_per_cycle",
         "pe_mem_bytes_per_cycle", "activation_broadcast_bytes_per_cycle", "layer_overhead_cycles", "pass_overhead_cycles",
-        "technology_nm", "energy_scale", "off_chip_pj_per_byte", "static_fraction", "power_budget_w", "calibration", "host",
+        "technology_nm", "energy_scale", "off_chip_pj_per_byte", "static_fraction", "power_budget_w", "calibration", "host", "cpu_ops", "partitioning",
     ];
 
     private static readonly string[] HostKeys =
@@ -105,6 +106,10 @@ public static class HardwareFile
                 w.WriteNumber("intercept_ms", h.CalibrationInterceptMs);
                 w.WriteEndObject();
             }
+            w.WriteStartArray("cpu_ops");
+            foreach (var op in h.CpuOps) w.WriteStringValue(op);
+            w.WriteEndArray();
+            w.WriteString("partitioning", PartitioningName(h.Partitioning));
             var host = h.Host;
             w.WriteStartObject("host");
             w.WriteString("link", host.Link);
@@ -120,6 +125,8 @@ public static class HardwareFile
         }
         return System.Text.Encoding.UTF8.GetString(stream.ToArray()) + "\n";
     }
+
+    public static string PartitioningName(Partitioning p) => p == Partitioning.Segments ? "segments" : "first-unsupported";
 
     public static HardwareConfig Parse(string text, string? file = null) => Parse(JsonNode.Parse(text, file));
 
@@ -143,7 +150,7 @@ public static class HardwareFile
 
         if (b is null)
         {
-            var missing = Keys.Except(["format", "version", "name", "base", "description", "max_activation_share", "calibration", "host", "energy_scale"])
+            var missing = Keys.Except(["format", "version", "name", "base", "description", "max_activation_share", "calibration", "host", "energy_scale", "cpu_ops", "partitioning"])
                 .Where(k => !root.Has(k)).ToList();
             if (missing.Count > 0)
                 throw root.Error($"missing required key{(missing.Count > 1 ? "s" : "")} {string.Join(", ", missing)} (or give a \"base\" preset to take them from)");
@@ -193,6 +200,23 @@ public static class HardwareFile
                 throw given.Error($"without device DRAM (host.device_dram false) off-chip traffic crosses the host link: off_chip_gb_per_s ({given.AsDouble()}) must equal host.link_gb_per_s ({host.LinkBytesPerSecond / 1e9})");
             offChip = host.LinkBytesPerSecond;
         }
+        var cpuOps = b?.CpuOps ?? [];
+        if (root.TryProp("cpu_ops", out var opsNode))
+        {
+            var names = opsNode.Items();
+            foreach (var o in names)
+                if (!OpNames.All.Contains(o.AsString()) || o.AsString() is "input" or "host_op")
+                    throw o.Error($"unknown op \"{o.AsString()}\" (ops the accelerator may lack: {string.Join(", ", OpNames.All.Where(n => n is not ("input" or "host_op")))})");
+            cpuOps = [.. names.Select(o => o.AsString())];
+        }
+        var partitioning = b?.Partitioning ?? Partitioning.Segments;
+        if (root.TryProp("partitioning", out var partNode))
+            partitioning = partNode.AsString() switch
+            {
+                "segments" => Partitioning.Segments,
+                "first-unsupported" => Partitioning.FirstUnsupported,
+                var other => throw partNode.Error($"expected \"segments\" or \"first-unsupported\", got \"{other}\""),
+            };
         var h = new HardwareConfig
         {
             Name = name,
@@ -212,6 +236,8 @@ public static class HardwareFile
             MaxActivationShare = Num("max_activation_share", 0.01, 1, b?.MaxActivationShare ?? 0.5),
             OffChipBytesPerSecond = offChip,
             Host = host,
+            CpuOps = cpuOps,
+            Partitioning = partitioning,
             WeightBroadcastBytesPerCycle = Int("weight_broadcast_bytes_per_cycle", 1, 1 << 16, b?.WeightBroadcastBytesPerCycle),
             PeMemBytesPerCycle = Int("pe_mem_bytes_per_cycle", 1, 1 << 16, b?.PeMemBytesPerCycle),
             ActivationBroadcastBytesPerCycle = Int("activation_broadcast_bytes_per_cycle", 1, 1 << 16, b?.ActivationBroadcastBytesPerCycle),

@@ -36,6 +36,7 @@ public static class HardwareFingerprint
             ("host_link_bytes_per_s", h.Host.LinkBytesPerSecond), ("host_invocation_overhead_us", h.Host.InvocationOverheadUs),
             ("host_transfer_latency_us", h.Host.TransferLatencyUs), ("host_device_dram", h.Host.DeviceDram),
             ("host_cpu_ops_per_s", h.Host.CpuOpsPerSecond), ("host_cpu_op_overhead_us", h.Host.CpuOpOverheadUs),
+            ("cpu_ops", string.Join("+", h.CpuOps)), ("partitioning", HardwareFile.PartitioningName(h.Partitioning)),
         ];
         return fields.Select(f => (f.Item1, Convert.ToString(f.Item2, CultureInfo.InvariantCulture)!)).ToList();
     }

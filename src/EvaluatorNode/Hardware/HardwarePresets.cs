@@ -56,6 +56,7 @@ public static class HardwarePresets
                 ["OffChip energy"] = "[R] LPDDR ~40 pJ/B (edgetpu.md §6.5)",
                 ["PowerBudgetW"] = "[A] a Pixel-class TPU block: a few hundred mW to ~1 W (edgetpu.md §6.5); the driver's 165 mW thermal figure is not peak power [V]",
                 ["Host"] = OnSocSource + "; the fixed cost per invocation is the calibration's intercept [C], nothing is added to it",
+                ["CpuOps,Partitioning"] = "[A] none: Akin et al. ran classification, segmentation, detection and MobileBERT-EdgeTPU on this TPU; an op the IR knows only by name (an imported model's) runs on the CPU, each run of supported ops is its own accelerator segment (a TFLite delegate's partitioning), and each segment pays the per-invocation cost",
             }),
         };
     }
@@ -171,6 +172,8 @@ public static class HardwarePresets
             ParamCacheBytes = 8 * 1024 * 1024,
             OffChipBytesPerSecond = host.LinkBytesPerSecond,
             Host = host,
+            CpuOps = ["embedding", "layer_norm", "matmul", "softmax"],
+            Partitioning = Partitioning.FirstUnsupported,
             TechnologyNm = 28,
             Energy = EnergyTable.ForTechnology(28, core, pe, offChipPjPerByte: 87.5),
             PowerBudgetW = 2.0,
@@ -183,6 +186,8 @@ public static class HardwarePresets
                 ["ParamCacheBytes"] = "[V] ~8 MiB on-chip parameter cache (Edge TPU compiler logs, google-coral/edgetpu#663; edgetpu.md §1.2)",
                 ["OffChipBytesPerSecond"] = "= the host link's bandwidth: uncached parameters are re-streamed from the host on every inference [S] (edgetpu.md §1.2)",
                 ["Host"] = hostSource,
+                ["CpuOps"] = "[R] the Edge TPU's supported-op table (coral.ai/docs/edgetpu/models-intro) has no Gather (embedding) and no BatchMatMul of two activations, a Softmax of 1-D tensors only (not the per-position softmax of attention), and no layer-norm op; recalled, not verified here",
+                ["Partitioning"] = "[V] the Edge TPU compiler \"cannot partition the model more than once\": the first unsupported op and every op after it run on the CPU (Axis ARTPEC-7 optimisation tips; compiler logs \"More than one subgraph is not supported\")",
                 ["PowerBudgetW"] = "[V] 2 W (Coral datasheet; edgetpu.md §1.2)",
                 ["TechnologyNm,OffChip energy"] = "[A] 28 nm; 87.5 pJ/B off-chip (ZigZag DRAM, edgetpu.md §5.1)",
                 ["PeX,PeY,CoresPerPe,LanesPerCore,memories"] = "[A] the V2-class template (no public source for Coral's array)",

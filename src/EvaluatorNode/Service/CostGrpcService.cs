@@ -207,6 +207,8 @@ public sealed partial class CostGrpcService(ICostBackend backend, PricingRequest
                 TotalMs = host.TotalMs, InvocationMs = host.InvocationMs, InputMs = host.InputMs, OutputMs = host.OutputMs,
                 LinkLatencyMs = host.LinkLatencyMs, CpuMs = host.CpuMs,
             };
+        foreach (var s in r.Segments ?? [])
+            result.Segments.Add(new Wire.Segment { Device = s.Device, FirstLayer = s.FirstLayer, LastLayer = s.LastLayer, Layers = s.Layers, Ms = s.Ms });
         var ops = request.Network.Layers.ToDictionary(l => l.Name, l => l.Op, StringComparer.Ordinal);
         foreach (var l in r.Layers)
         {
@@ -243,6 +245,7 @@ public sealed partial class CostGrpcService(ICostBackend backend, PricingRequest
         "weight load" => Bound.WeightLoad,
         "off-chip" => Bound.OffChip,
         "overhead" => Bound.Overhead,
+        "host cpu" => Bound.HostCpu,
         _ => Bound.Unspecified,
     };
 }

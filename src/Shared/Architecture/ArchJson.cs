@@ -143,6 +143,10 @@ public static class ArchJson
                 parts.Add($"\"vocabulary\": {I(e.Vocabulary)}");
                 parts.Add($"\"dim\": {I(e.Dim)}");
                 break;
+            case HostOp h:
+                parts.Add($"\"type\": {Str(h.Type)}");
+                parts.Add($"\"channels\": {I(h.Channels)}");
+                break;
             case MultiplyOp or ConcatOp or FlattenOp or LayerNormOp:
                 break;
             default:
@@ -262,6 +266,14 @@ public static class ArchJson
                 Allow("vocabulary", "dim");
                 op = new EmbeddingOp(Int("vocabulary", 1), Int("dim", 1));
                 break;
+            case "host_op":
+            {
+                Allow("type", "channels");
+                var type = node.Prop("type");
+                if (!OpNames.IsHostOpType(type.AsString())) throw type.Error($"a host op's type is an operator name (letters, digits, underscores), got \"{type.AsString()}\"");
+                op = new HostOp(type.AsString(), Int("channels", 0, 0));
+                break;
+            }
             default:
                 throw opNode.Error($"unknown op \"{opName}\" (known: {string.Join(", ", OpNames.All)})");
         }

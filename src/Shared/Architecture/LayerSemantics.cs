@@ -218,6 +218,23 @@ public static class LayerSemantics
                 weights = (long)emb.Vocabulary * emb.Dim;
                 break;
 
+            case HostOp host:
+            {
+                Arity(1, int.MaxValue);
+                if (!OpNames.IsHostOpType(host.Type)) Fail($"a host op's type is an operator name (letters, digits, underscores), got \"{host.Type}\"");
+                if (host.Channels < 0) Fail($"host op channels must be 0 (as the input) or positive (got {host.Channels})");
+                // Element-wise with broadcasting: every input spans the widest's spatial size and channels, or is 1 along an axis.
+                var widest = new TensorShape(inputs.Max(i => i.Height), inputs.Max(i => i.Width), inputs.Max(i => i.Channels));
+                for (var i = 0; i < inputs.Count; i++)
+                {
+                    var x = inputs[i];
+                    if (x.Height is not 1 && x.Height != widest.Height || x.Width is not 1 && x.Width != widest.Width || x.Channels is not 1 && x.Channels != widest.Channels)
+                        Fail($"{host.Type} inputs must broadcast to {widest}, got {x} (input {i})");
+                }
+                output = host.Channels > 0 ? widest with { Channels = host.Channels } : widest;
+                break;
+            }
+
             default:
                 throw new InvalidNetworkException(name, $"unknown op {layer.Op.GetType().Name}");
         }

@@ -27,13 +27,14 @@ public static class OpNames
         SoftmaxOp => "softmax",
         LayerNormOp => "layer_norm",
         EmbeddingOp => "embedding",
+        HostOp => "host_op",
         _ => throw new ArgumentOutOfRangeException(nameof(op), op.GetType().Name, "unknown op"),
     };
 
     public static readonly IReadOnlyList<string> All =
     [
         "input", "conv2d", "dense", "add", "weighted_add", "multiply", "concat", "pool", "global_pool",
-        "resize", "activation", "flatten", "reshape", "matmul", "softmax", "layer_norm", "embedding",
+        "resize", "activation", "flatten", "reshape", "matmul", "softmax", "layer_norm", "embedding", "host_op",
     ];
 
     /// <summary>A finer name for reports and cost models: conv2d is split into its kinds.</summary>
@@ -56,6 +57,10 @@ public static class OpNames
         ActivationKind.HardSwish => "hard_swish",
         _ => throw new ArgumentOutOfRangeException(nameof(a)),
     };
+
+    /// <summary>A host op's type: an ONNX-style operator name (letters, digits, underscores), so signatures stay unambiguous.</summary>
+    public static bool IsHostOpType(string type) =>
+        type.Length is > 0 and <= 64 && char.IsAsciiLetter(type[0]) && type.All(c => char.IsAsciiLetterOrDigit(c) || c == '_');
 
     public static string Name(Padding p) => p == Padding.Same ? "same" : "valid";
 
@@ -108,6 +113,7 @@ public static class OpNames
             SoftmaxOp s => $"softmax(g={I(s.Groups)})",
             LayerNormOp => "layer_norm()",
             EmbeddingOp e => $"embedding(v={I(e.Vocabulary)},d={I(e.Dim)})",
+            HostOp h => $"host_op(t={h.Type},c={I(h.Channels)})",
             _ => throw new ArgumentOutOfRangeException(nameof(op), op.GetType().Name, "unknown op"),
         };
     }

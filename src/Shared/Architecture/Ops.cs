@@ -95,3 +95,12 @@ public sealed record LayerNormOp : Op;
 
 /// <summary>Token id → vector lookup table; input is 1 × L × 1 token ids.</summary>
 public sealed record EmbeddingOp(int Vocabulary, int Dim) : Op;
+
+/// <summary>
+/// An op the IR knows only by its type name (an ONNX operator such as <c>Erf</c>, <c>Tanh</c> or <c>ArgMax</c>):
+/// element-wise over inputs of one spatial size (equal shapes, or 1 × 1 × C and H × W × 1 broadcasts), giving
+/// <c>Channels</c> channels (0: as many as the widest input; 1 for a reduction over channels). It exists so that
+/// imported models whose every op the accelerator cannot run still price: the cost model runs it on the host
+/// CPU (no accelerator implementation), the trainer and the exporter refuse it by name.
+/// </summary>
+public sealed record HostOp(string Type, int Channels = 0) : Op;

@@ -16,13 +16,27 @@ namespace NasCluster.Shared.Onnx;
 /// </summary>
 public static class OnnxImporter
 {
+    // Operators the IR keeps by name only (HostOp): the cost model runs them on the host CPU.
+    private static readonly string[] HostUnary =
+    [
+        "Abs", "Acos", "Asin", "Atan", "Ceil", "Celu", "Cos", "Cosh", "Elu", "Erf", "Exp", "Floor", "Gelu", "LeakyRelu", "Log",
+        "Mish", "Neg", "PRelu", "Reciprocal", "Round", "Selu", "Sign", "Sin", "Sinh", "Softplus", "Softsign", "Sqrt", "Tan", "Tanh",
+        "ThresholdedRelu",
+    ];
+
+    private static readonly string[] HostBinary = ["Sub", "Div", "Pow", "Max", "Min"];
+
+    private static readonly string[] HostReductions = ["ArgMax", "ArgMin", "ReduceMax", "ReduceMin", "ReduceSum", "ReduceL2"];
+
     /// <summary>The ONNX operators read (the service publishes them in its capabilities).</summary>
     public static readonly IReadOnlyList<string> SupportedOps =
     [
         "Add", "AveragePool", "BatchNormalization", "Clip", "Concat", "Constant", "Conv", "Dropout", "Flatten", "Gemm",
         "GlobalAveragePool", "GlobalMaxPool", "HardSigmoid", "HardSwish", "Identity", "MatMul", "MaxPool", "Mul", "Pad",
         "ReduceMean", "Relu", "Reshape", "Resize", "Sigmoid", "Softmax", "Upsample",
+        .. HostUnary, .. HostBinary, .. HostReductions,
     ];
+
 
     /// <exception cref="NasInputException">Not readable, not ONNX, or a graph the IR cannot express.</exception>
     public static Network ReadFile(string path)
@@ -205,6 +219,12 @@ public static class OnnxImporter
                 case "Resize" or "Upsample":
                     Resize(n);
                     break;
+                case var op when HostUnary.Contains(op) || HostBinary.Contains(op):
+                    HostElementwise(n);
+                    break;
+                case var op when HostReductions.Contains(op):
+                    HostReduction(n);
+                    break;
                 case "Softmax":
                     var s = Act(n.Input[0], n);
                     var axis = Int(n, "axis", -1);
@@ -356,6 +376,31 @@ public static class OnnxImporter
             if (axes is null || !axes.SequenceEqual([2L, 3L]))
                 throw Error(n, $"ReduceMean over axes [{string.Join(", ", axes ?? [])}]: only the spatial axes [2, 3] (global average pooling) are supported");
             Emit(n, new GlobalPoolOp(PoolKind.Average), Int(n, "keepdims", 1) != 0 ? 4 : 2, x.Tensor);
+        }
+
+        // ----- ops without an accelerator implementation (HostOp) -----
+
+        /// <summary>Element-wise math the IR has no op for: its computed inputs become the host op's, constant operands are part of it.</summary>
+        private void HostElementwise(NodeProto n)
+        {
+            var xs = n.Input.Where(i => i.Length > 0).Select(i => Value(i, n)).OfType<Computed>().ToArray();
+            if (xs.Length == 0) throw Error(n, "every input is a constant; export with constant folding");
+            if (xs.Any(x => x.Rank != xs[0].Rank)) throw Error(n, $"inputs of ranks {string.Join(", ", xs.Select(x => x.Rank))}: only inputs of one rank are supported");
+            Emit(n, new HostOp(n.OpType), xs[0].Rank, [.. xs.Select(x => x.Tensor)]);
+        }
+
+        /// <summary>A reduction over the channel (feature) axis, e.g. the ArgMax that ends a segmentation network.</summary>
+        private void HostReduction(NodeProto n)
+        {
+            var x = Act(n.Input[0], n);
+            var channelAxis = x.Rank switch { 4 or 2 => 1, _ => x.Rank - 1 };
+            long[]? axes = n.OpType is "ArgMax" or "ArgMin" ? [Int(n, "axis", 0)]
+                : Ints(n, "axes") ?? (n.Input.Count > 1 && n.Input[1].Length > 0 ? Const(n.Input[1], n, "axes").Integers() : null);
+            if (axes is null || axes.Length != 1 || (axes[0] < 0 ? axes[0] + x.Rank : axes[0]) != channelAxis)
+                throw Error(n, $"{n.OpType} over axes [{string.Join(", ", axes ?? [])}] of a rank-{x.Rank} tensor: only the channel (feature) axis ({channelAxis}) is supported");
+            if (Int(n, "keepdims", 1) == 0 && !_graphOutputs.Contains(n.Output[0]))
+                throw Error(n, $"{n.OpType} with keepdims = 0 is supported only as a graph output");
+            Emit(n, new HostOp(n.OpType, Channels: 1), x.Rank, x.Tensor);
         }
 
         private void Pad(NodeProto n)

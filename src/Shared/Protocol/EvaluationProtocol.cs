@@ -56,16 +56,21 @@ public static class EvaluationProtocol
     /// <summary>Everything the cost models report of one network (what <c>estimate --json</c> prints), in wire form.</summary>
     /// <remarks>
     /// Fields after <c>Layers</c> were added with simulator ppe-2 and are optional (older senders leave them at
-    /// their defaults): the host's share, the average power with static power included and the preset's budget.
+    /// their defaults): the host's share, the average power with static power included, the preset's budget and
+    /// the split between the accelerator and the host CPU.
     /// </remarks>
     public sealed record CostBreakdown(string Hardware, Fidelity Fidelity, double LatencyMs, double SimulatedMs, double RuntimeOverheadMs,
         double EnergyMj, double PowerW, double Utilization, long Params, long Macs, long CachedWeightBytes, long StreamedWeightBytes,
-        long ActivationSpillBytes, IReadOnlyList<LayerBreakdown> Layers, HostBreakdown? Host = null, double AveragePowerW = 0, double PowerBudgetW = 0)
+        long ActivationSpillBytes, IReadOnlyList<LayerBreakdown> Layers, HostBreakdown? Host = null, double AveragePowerW = 0, double PowerBudgetW = 0,
+        IReadOnlyList<SegmentBreakdown>? Segments = null)
     {
         public CostSummary Summary => new(LatencyMs, SimulatedMs, EnergyMj, PowerW, Utilization, Params, Macs, CachedWeightBytes, StreamedWeightBytes);
 
         public bool OverPowerBudget => PowerBudgetW > 0 && AveragePowerW > PowerBudgetW;
     }
+
+    /// <summary>One segment of the compiler's split between the accelerator ("tpu") and the host CPU ("cpu").</summary>
+    public sealed record SegmentBreakdown(string Device, string FirstLayer, string LastLayer, int Layers, double Ms);
 
     /// <summary>The host's share of a latency: invocation, input and output transfers, link latency of off-chip transfers, CPU ops.</summary>
     public sealed record HostBreakdown(double InvocationMs, double InputMs, double OutputMs, double LinkLatencyMs, double CpuMs)

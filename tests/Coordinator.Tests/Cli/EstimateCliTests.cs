@@ -35,6 +35,30 @@ public class EstimateCliTests
     }
 
     [Fact]
+    public void An_onnx_model_with_ops_the_accelerator_cannot_run_prices_with_its_segments()
+    {
+        using var dir = new TempDir();
+        var file = dir.File("seg.onnx");
+        File.WriteAllBytes(file, NasCluster.Tests.Onnx.OnnxGraphs.Image(3, 32, 32)
+            .Conv("image", "c1", 16, 3, 3, pad: 1).Node("Tanh", ["c1"], ["t"]).Conv("t", "c2", 8, 16, 1)
+            .Node("ArgMax", ["c2"], ["label"], NasCluster.Tests.Onnx.OnnxGraphs.Int("axis", 1)).Output("label").Bytes());
+        string[] Devices(string hardware)
+        {
+            var r = CliResult.Run("estimate", file, "--hardware", hardware, "--json");
+            Assert.Equal(0, r.ExitCode);
+            var root = JsonDocument.Parse(r.Out).RootElement;
+            Assert.True(root.GetProperty("cpu_ms").GetDouble() > 0);
+            return [.. root.GetProperty("segments").EnumerateArray().Select(s => s.GetProperty("device").GetString()!)];
+        }
+        Assert.Equal(["tpu", "cpu", "tpu", "cpu"], Devices("pixel6")); // a delegate's segments
+        Assert.Equal(["tpu", "cpu"], Devices("coral-usb3"));           // the Coral compiler partitions once
+        var human = CliResult.Run("estimate", file, "--hardware", "coral-usb3");
+        Assert.Equal(0, human.ExitCode);
+        Assert.Contains("segments", human.Out);
+        Assert.Contains("cpu t … label", human.Out);
+    }
+
+    [Fact]
     public void Estimate_reads_arch_json_and_other_hardware()
     {
         using var dir = new TempDir();

@@ -38,6 +38,10 @@ public sealed class CostServiceTests
         Assert.Equal(expected.CachedWeightBytes, actual.CachedWeightBytes);
         Assert.Equal(expected.StreamedWeightBytes, actual.StreamedWeightBytes);
         Assert.Equal(expected.SimulatedMs, actual.SimulatedMs);
+        Assert.Equal(expected.Host.TotalMs, actual.Host.TotalMs);
+        Assert.Equal(expected.Host.CpuMs, actual.Host.CpuMs);
+        Assert.Equal(expected.Segments.Select(s => (s.Device, s.FirstLayer, s.LastLayer, s.Layers)),
+            actual.Segments.Select(s => (s.Device, s.FirstLayer, s.LastLayer, s.Layers)));
     }
 
     [Fact]
@@ -146,6 +150,18 @@ public sealed class CostServiceTests
         var onnx = OnnxGraphs.SmallCnn();
         var fromOnnx = (await host.Client.EvaluateAsync(new EvaluateRequest { Network = new NetworkSource { OnnxModel = ByteString.CopyFrom(onnx) } })).Result;
         AssertSame(Local(NasCluster.Shared.Onnx.OnnxImporter.Read(onnx, "onnx")), fromOnnx);
+
+        // Ops the accelerator cannot run price on the host CPU instead of failing; the answer carries the split.
+        var withHostOps = OnnxGraphs.Image(3, 16, 16).Conv("image", "c", 8, 3, 3, pad: 1).Node("Erf", ["c"], ["e"])
+            .Node("ArgMax", ["e"], ["label"], OnnxGraphs.Int("axis", 1)).Output("label").Bytes();
+        var split = (await host.Client.EvaluateAsync(new EvaluateRequest
+        {
+            Network = new NetworkSource { OnnxModel = ByteString.CopyFrom(withHostOps) },
+            Hardware = new HardwareSource { Preset = "coral-usb3" },
+        })).Result;
+        AssertSame(Local(NasCluster.Shared.Onnx.OnnxImporter.Read(withHostOps, "onnx"), "coral-usb3"), split);
+        Assert.Equal(["tpu", "cpu"], split.Segments.Select(s => s.Device));
+        Assert.True(split.Host.CpuMs > 0);
 
         const string hardware = """{"format": "nascluster-hardware", "version": 1, "base": "pixel6", "name": "pixel6-wide", "pe_mem_kib": 512}""";
         var net = ModelZoo.Build("mobilenet-edgetpu");

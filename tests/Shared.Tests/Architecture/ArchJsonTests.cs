@@ -62,6 +62,35 @@ public class ArchJsonTests
     }
 
     [Fact]
+    public void Host_ops_round_trip_broadcast_and_reduce_channels()
+    {
+        const string text = """
+            {"format": "nascluster-arch", "version": 1, "name": "host",
+             "layers": [
+               {"name": "x", "op": "input", "shape": [16, 16, 8]},
+               {"name": "c", "op": "conv2d", "inputs": ["x"], "filters": 8, "kernel": 3},
+               {"name": "g", "op": "global_pool", "inputs": ["c"]},
+               {"name": "d", "op": "host_op", "inputs": ["c", "g"], "type": "Div"},
+               {"name": "a", "op": "host_op", "inputs": ["d"], "type": "ArgMax", "channels": 1}],
+             "outputs": ["a"]}
+            """;
+        var n = ArchJson.Read(text);
+        Assert.Equal(new HostOp("Div"), n.Layers[3].Op);
+        Assert.Equal(new TensorShape(16, 16, 8), n.Infos[3].OutputShape); // the 1x1x8 pool broadcasts over the map
+        Assert.Equal(new TensorShape(16, 16, 1), n.Infos[4].OutputShape);
+        Assert.Equal(0, n.Infos[4].Params);
+        var back = ArchJson.Read(ArchJson.Write(n));
+        Assert.Equal(n.Hash, back.Hash);
+        Assert.NotEqual(n.Hash, ArchJson.Read(text.Replace("\"Div\"", "\"Sub\"", StringComparison.Ordinal)).Hash); // the type is part of the op
+
+        var bad = Assert.ThrowsAny<NasInputException>(() => ArchJson.Read(text.Replace("\"ArgMax\"", "\"arg max(\"", StringComparison.Ordinal), "h.json"));
+        Assert.Equal("$.layers[4].type", bad.JsonPath);
+        var shapes = Assert.ThrowsAny<NasInputException>(() => ArchJson.Read(text.Replace("[\"c\", \"g\"]", "[\"c\", \"x\", \"g\"]", StringComparison.Ordinal)
+            .Replace("[16, 16, 8]", "[16, 16, 4]", StringComparison.Ordinal), "h.json"));
+        Assert.Contains("Div inputs must broadcast", shapes.Message);
+    }
+
+    [Fact]
     public void Missing_file_is_a_clear_error()
     {
         var e = Assert.ThrowsAny<NasInputException>(() => ArchJson.ReadFile(Path.Combine(Path.GetTempPath(), Guid.NewGuid() + ".json")));

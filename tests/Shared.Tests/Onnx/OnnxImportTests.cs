@@ -132,9 +132,36 @@ public sealed class OnnxImportTests(TorchvisionExports exports) : IClassFixture<
     [Fact]
     public void An_op_the_ir_does_not_know_is_named()
     {
-        var bytes = Image(3, 8, 8).Conv("image", "c", 4, 3, 1).Node("Tanh", ["c"], ["t"]).Output("t").Bytes();
-        var e = Assert.ThrowsAny<NasInputException>(() => OnnxImporter.Read(bytes, "tanh", "tanh.onnx"));
-        Assert.Equal("tanh.onnx: node 't' (Tanh): operator Tanh is not supported by the importer", e.Message[..e.Message.IndexOf(" (supported", StringComparison.Ordinal)]);
+        var bytes = Image(3, 8, 8).Conv("image", "c", 4, 3, 1).Node("Einsum", ["c"], ["t"]).Output("t").Bytes();
+        var e = Assert.ThrowsAny<NasInputException>(() => OnnxImporter.Read(bytes, "einsum", "einsum.onnx"));
+        Assert.Equal("einsum.onnx: node 't' (Einsum): operator Einsum is not supported by the importer", e.Message[..e.Message.IndexOf(" (supported", StringComparison.Ordinal)]);
+    }
+
+    [Fact]
+    public void Element_wise_math_and_channel_reductions_the_ir_has_no_op_for_import_as_host_ops()
+    {
+        // A segmentation-like net: conv, tanh, the difference of two convs, and the per-pixel ArgMax that ends it.
+        var bytes = Image(3, 16, 16)
+            .Conv("image", "c1", 8, 3, 3, pad: 1)
+            .Node("Tanh", ["c1"], ["t"])
+            .Conv("t", "c2", 8, 8, 1)
+            .Node("Sub", ["c2", "t"], ["d"])
+            .Floats("two", 2f).Node("Pow", ["d", "two"], ["p"])
+            .Node("ArgMax", ["p"], ["label"], Int("axis", 1), Int("keepdims", 1))
+            .Output("label").Bytes();
+        var n = OnnxImporter.Read(bytes, "seg");
+        Assert.Equal(new HostOp("Tanh"), n.Layers.Single(l => l.Name == "t").Op);
+        var sub = n.Layers.Single(l => l.Name == "d");
+        Assert.Equal(new HostOp("Sub"), sub.Op);
+        Assert.Equal<string>(["c2", "t"], sub.Inputs);
+        Assert.Equal<string>(["d"], n.Layers.Single(l => l.Name == "p").Inputs); // the constant exponent is part of the op
+        Assert.Equal(new HostOp("ArgMax", 1), n.Layers[^1].Op);
+        Assert.Equal(new TensorShape(16, 16, 1), n.Infos[^1].OutputShape);
+
+        byte[] Over(long axis) => Image(3, 8, 8).Conv("image", "c", 4, 3, 1).Node("ArgMax", ["c"], ["a"], Int("axis", axis)).Output("a").Bytes();
+        var e = Assert.ThrowsAny<NasInputException>(() => OnnxImporter.Read(Over(2), "argmax"));
+        Assert.Contains("node 'a' (ArgMax): ArgMax over axes [2] of a rank-4 tensor: only the channel (feature) axis (1) is supported", e.Message);
+        Assert.Equal(new HostOp("ArgMax", 1), OnnxImporter.Read(Over(-3), "argmax").Layers[^1].Op);
     }
 
     [Theory]

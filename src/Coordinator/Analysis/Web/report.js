@@ -233,8 +233,12 @@
     var info = x.layers[String(src)];
     var net = info ? info.network : null;
     [['status', t.status + (t.failure ? ': ' + t.failure : '')], ['reward', fmt(t.reward)], ['quality', fmt(t.quality)],
-     ['latency', fmt(t.latency_ms, 3) + ' ms' + (net ? ' (host ' + fmt(net.host_ms, 3) + ' ms of it, runtime overhead ' + fmt(net.runtime_overhead_ms, 3) + ' ms)' : '')],
-     ['energy', fmt(t.energy_mj, 4) + ' mJ' + (net ? ' · ' + fmt(net.power_w, 3) + ' W' : '')], ['params', count(t.params)], ['MACs', count(t.macs)],
+     ['latency', fmt(t.latency_ms, 3) + ' ms' + (net ? ' (host ' + fmt(net.host_ms, 3) + ' ms of it: runtime overhead ' + fmt(net.runtime_overhead_ms, 3) + ' ms' +
+       (net.cpu_ms > 0 ? ', host CPU ' + fmt(net.cpu_ms, 3) + ' ms' : '') + ')' : '')],
+     ['segments', net && net.segments && (net.segments.length > 1 || net.cpu_ms > 0) ? net.segments.join(' → ') : null],
+     ['energy', fmt(t.energy_mj, 4) + ' mJ' + (net ? ' · ' + fmt(net.power_w, 3) + ' W active, ' + fmt(net.average_power_w, 3) + ' W average' : '')],
+     ['power budget', t.over_power_budget ? 'over the ' + fmt(x.power_budget_w, 3) + ' W budget: the device would throttle' : null],
+     ['params', count(t.params)], ['MACs', count(t.macs)],
      ['pareto', (t.pareto_latency ? 'latency ' : '') + (t.pareto_energy ? 'energy' : '') || 'no'],
      ['network', net ? net.layers + ' layers · utilisation ' + fmt(net.utilization, 3) + ' · weights cached ' + count(net.cached_weight_bytes) + 'B, streamed ' +
        count(net.streamed_weight_bytes) + 'B, activations spilled ' + count(net.activation_spill_bytes) + 'B' : null],
@@ -310,7 +314,7 @@
   // ----- the trial table -----
 
   var COLUMNS = [['id', 'trial', true], ['status', 'status', false], ['reward', 'reward', true], ['quality', 'quality', true], ['latency_ms', 'latency ms', true],
-    ['energy_mj', 'energy mJ', true], ['params', 'params', true], ['macs', 'MACs', true], ['pareto', 'Pareto', false], ['hash', 'hash', false]];
+    ['energy_mj', 'energy mJ', true], ['power_w', 'power W', true], ['params', 'params', true], ['macs', 'MACs', true], ['pareto', 'Pareto', false], ['hash', 'hash', false]];
 
   function parseFilter(text, x) {
     var tests = [];
@@ -365,6 +369,8 @@
       r.appendChild(el('td', { 'class': 'num' }, fmt(t.quality)));
       r.appendChild(el('td', { 'class': 'num' }, fmt(t.latency_ms, 3)));
       r.appendChild(el('td', { 'class': 'num' }, fmt(t.energy_mj, 4)));
+      r.appendChild(el('td', { 'class': 'num' + (t.over_power_budget ? ' over-budget' : ''), title: t.over_power_budget ? 'over the power budget' : '' },
+        fmt(t.power_w, 3) + (t.over_power_budget ? ' !' : '')));
       r.appendChild(el('td', { 'class': 'num' }, count(t.params)));
       r.appendChild(el('td', { 'class': 'num' }, count(t.macs)));
       r.appendChild(el('td', null, (t.pareto_latency ? 'latency ' : '') + (t.pareto_energy ? 'energy' : '')));
