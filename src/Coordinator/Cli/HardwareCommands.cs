@@ -1,4 +1,5 @@
 using System.CommandLine;
+using NasCluster.EvaluatorNode.Analysis;
 using NasCluster.EvaluatorNode.Cost;
 using NasCluster.EvaluatorNode.Hardware;
 using Spectre.Console;
@@ -62,6 +63,9 @@ internal static class HardwareCommands
             Row("host", $"{host.Link}: {host.LinkBytesPerSecond / 1e9:0.###} GB/s, {host.TransferLatencyUs:0.#} µs per transfer, {host.InvocationOverheadUs:0.#} µs per invocation, "
                         + (host.DeviceDram ? "off-chip traffic through its own DRAM path" : "no DRAM of its own: off-chip traffic crosses the host link"));
             Row("host CPU", $"{host.Cpu}: {host.CpuOpsPerSecond / 1e9:0.#} GOPS sustained, {host.CpuOpOverheadUs:0.#} µs per op");
+            Row("CPU fallback", (h.CpuOps.Count == 0 ? "the accelerator runs every IR op" : $"the accelerator cannot run {string.Join(", ", h.CpuOps)}")
+                                + $"; host ops always run on the CPU; partitioning: {HardwareFile.PartitioningName(h.Partitioning)}"
+                                + (h.Partitioning == Partitioning.FirstUnsupported ? " (the first unsupported op and everything after it run on the CPU)" : " (every run of supported ops is an accelerator segment)"));
             Row("calibration", h.CalibrationSource.Length > 0
                 ? $"latency = {h.CalibrationSlope:0.####} x simulated + {h.CalibrationInterceptMs:0.####} ms ({h.CalibrationSource})"
                 : "none (latencies are raw simulated times)");
@@ -95,6 +99,126 @@ internal static class HardwareCommands
             return ExitCodes.Ok;
         }));
         hardware.Add(calibrate);
+        hardware.Add(Sensitivity());
         return hardware;
+    }
+
+    private static Command Sensitivity()
+    {
+        var command = new Command("sensitivity", "Vary every assumed or recalled figure of a preset (x(1-f) and x(1+f)) and report how the zoo's and a sampled space's "
+                                                  + "latency rankings move (Kendall tau), whether the paper's block findings survive, and which figures the calibration cannot pin.");
+        var name = new Argument<string>("HARDWARE") { Description = "A preset name or a hardware JSON file.", DefaultValueFactory = _ => HardwarePresets.Default };
+        var factor = Options.Double("--factor", "Relative change of each figure, down and up (0.5: ±50%).", 0.5);
+        var candidates = Options.Int("--candidates", "Candidates sampled from the classification space for its ranking.", 200);
+        var seed = Options.Long("--seed", "Seed of the sampled candidates.", 1);
+        var figures = new Option<string?>("--figures") { Description = "Only these figures, comma-separated hardware-file keys (e.g. act_broadcast_per_core_cycle,host.cpu_gops)." };
+        var json = new Option<bool>("--json") { Description = "Print the analysis as JSON." };
+        foreach (var o in new Option[] { factor, candidates, seed, figures, json }) command.Add(o);
+        command.Add(name);
+        command.SetAction(p => CliApp.Guard(p, o =>
+        {
+            var h = HardwarePresets.Resolve(p.GetValue(name)!);
+            var only = p.GetValue(figures) is { } list ? list.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries) : null;
+            var report = HardwareSensitivity.Run(h, p.GetValue(factor), p.GetValue(candidates), (ulong)p.GetValue(seed), only);
+            if (p.GetValue(json)) SensitivityJson(o, report);
+            else SensitivityHuman(o, report);
+            return ExitCodes.Ok;
+        }));
+        return command;
+    }
+
+    private static string Tau(double t) => double.IsNaN(t) ? "–" : t.ToString("0.000", System.Globalization.CultureInfo.InvariantCulture);
+
+    private static string Findings(IReadOnlyList<Finding> findings) =>
+        string.Join(" ", findings.Take(3).Select(f => (f.Holds ? "+" : "-") + f.Id));
+
+    private static void SensitivityHuman(CliOutput o, SensitivityReport r)
+    {
+        var h = r.Hardware;
+        o.Out.WriteLine($"Sensitivity of {h.Id}: each figure x{1 - r.Factor:0.##} and x{1 + r.Factor:0.##}, one at a time; Kendall tau against the unchanged preset over the zoo's "
+                        + $"{NasCluster.Shared.Zoo.ModelZoo.Names.Count()} models and {r.Candidates} classification-space candidates (seed {r.Seed})"
+                        + (h.CalibrationSource.Length > 0 ? "; every variation refitted to the Pixel 6 calibration points." : "."));
+        o.Out.WriteLine($"Findings on {h.Id} as it is: {Findings(r.Findings)}   (+ holds, - differs: fused-late, min-group-size, fused-early)");
+        var table = new Table().Border(TableBorder.Simple).AddColumns("figure", "src", "value", "varied", "tau zoo", "tau space", "tau energy", "findings");
+        if (h.CalibrationSource.Length > 0) table.AddColumns("refit MAPE", "refit rho");
+        foreach (var row in r.Rows)
+        {
+            var cells = new List<string>
+            {
+                row.Figure.Key, row.Source, Format.Num(row.Base, "0.####"), Format.Num(row.Value, "0.####"), Tau(row.ZooLatencyTau), Tau(row.SpaceLatencyTau), Tau(row.ZooEnergyTau),
+                Findings(row.Findings) + (row.Unpriced > 0 ? $" ({row.Unpriced} unmappable)" : ""),
+            };
+            if (row.Refit is { } fit) cells.AddRange([fit.Mape.ToString("P1", System.Globalization.CultureInfo.InvariantCulture) + (row.RejectedByCalibration ? " (rejected)" : ""), fit.Spearman.ToString("0.000", System.Globalization.CultureInfo.InvariantCulture)]);
+            else if (row.RefitFailure is not null) cells.AddRange(["rejected: a calibration model does not map", "–"]);
+            table.AddRow(cells.Select(Markup.Escape).ToArray());
+        }
+        o.Console.Write(table);
+        if (r.NotVaried.Count > 0)
+            o.Out.WriteLine($"Not varied: {string.Join(", ", r.NotVaried.Select(n => $"{n.Figure.Key} [{n.Source}]"))} (verified, zero, or on a part without DRAM the host link's).");
+        if (h.CalibrationSource.Length > 0)
+            o.Out.WriteLine($"Not pinned by the calibration (every variation still fits within MAPE {HardwareSensitivity.MaxCalibrationMape:P0} and Spearman {HardwareSensitivity.MinCalibrationSpearman}): "
+                            + string.Join(", ", r.Unpinned.Select(f => f.Key)));
+    }
+
+    private static void SensitivityJson(CliOutput o, SensitivityReport r) => o.Json(w =>
+    {
+        w.WriteStartObject();
+        w.WriteString("hardware", r.Hardware.Id);
+        w.WriteNumber("factor", r.Factor);
+        w.WriteNumber("candidates", r.Candidates);
+        w.WriteNumber("seed", r.Seed);
+        WriteFindings(w, "findings", r.Findings);
+        w.WriteStartArray("variations");
+        foreach (var row in r.Rows)
+        {
+            w.WriteStartObject();
+            w.WriteString("figure", row.Figure.Key);
+            w.WriteString("source", row.Source);
+            w.WriteNumber("base", row.Base);
+            w.WriteNumber("value", row.Value);
+            void Number(string key, double v)
+            {
+                if (double.IsNaN(v)) w.WriteNull(key);
+                else w.WriteNumber(key, v);
+            }
+            Number("zoo_latency_tau", row.ZooLatencyTau);
+            Number("space_latency_tau", row.SpaceLatencyTau);
+            Number("zoo_energy_tau", row.ZooEnergyTau);
+            w.WriteNumber("unmappable", row.Unpriced);
+            WriteFindings(w, "findings", row.Findings);
+            if (row.Refit is { } fit)
+            {
+                w.WriteStartObject("refit");
+                w.WriteNumber("slope", fit.Slope);
+                w.WriteNumber("intercept_ms", fit.InterceptMs);
+                w.WriteNumber("mape", fit.Mape);
+                w.WriteNumber("spearman", fit.Spearman);
+                w.WriteBoolean("rejected", row.RejectedByCalibration);
+                w.WriteEndObject();
+            }
+            else if (row.RefitFailure is { } failure)
+            {
+                w.WriteStartObject("refit");
+                w.WriteBoolean("rejected", true);
+                w.WriteString("failure", failure);
+                w.WriteEndObject();
+            }
+            w.WriteEndObject();
+        }
+        w.WriteEndArray();
+        w.WriteStartArray("not_varied");
+        foreach (var n in r.NotVaried) w.WriteStringValue(n.Figure.Key);
+        w.WriteEndArray();
+        w.WriteStartArray("not_pinned_by_calibration");
+        foreach (var f in r.Unpinned) w.WriteStringValue(f.Key);
+        w.WriteEndArray();
+        w.WriteEndObject();
+    });
+
+    private static void WriteFindings(System.Text.Json.Utf8JsonWriter w, string key, IReadOnlyList<Finding> findings)
+    {
+        w.WriteStartObject(key);
+        foreach (var f in findings) w.WriteBoolean(f.Id, f.Holds);
+        w.WriteEndObject();
     }
 }

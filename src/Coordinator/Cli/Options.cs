@@ -38,6 +38,19 @@ internal static class Options
         return option;
     }
 
+    public static Option<double> Double(string name, string description, double defaultValue) => new(name)
+    {
+        Description = description,
+        DefaultValueFactory = _ => defaultValue,
+        CustomParser = r =>
+        {
+            var text = r.Tokens.Count > 0 ? r.Tokens[0].Value : "";
+            if (double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out var v) && double.IsFinite(v)) return v;
+            r.AddError($"{name} expects a number, got '{text}'");
+            return defaultValue;
+        },
+    };
+
     private static int? ParseInt(ArgumentResult r, string name)
     {
         var text = r.Tokens.Count > 0 ? r.Tokens[0].Value : "";

@@ -59,6 +59,26 @@ public class EstimateCliTests
     }
 
     [Fact]
+    public void Hardware_sensitivity_prints_json_and_refuses_bad_arguments()
+    {
+        var r = CliResult.Run("hardware", "sensitivity", "pixel6", "--figures", "static_fraction", "--candidates", "10", "--json");
+        Assert.Equal(0, r.ExitCode);
+        var root = JsonDocument.Parse(r.Out).RootElement;
+        Assert.Equal("pixel6@2", root.GetProperty("hardware").GetString());
+        Assert.True(root.GetProperty("findings").GetProperty("fused-late").GetBoolean());
+        var rows = root.GetProperty("variations").EnumerateArray().ToList();
+        Assert.Equal(2, rows.Count);
+        Assert.All(rows, v => Assert.Equal(1.0, v.GetProperty("zoo_latency_tau").GetDouble()));
+        Assert.Contains("static_fraction", root.GetProperty("not_pinned_by_calibration").EnumerateArray().Select(e => e.GetString()));
+        var human = CliResult.Run("hardware", "sensitivity", "--figures", "static_fraction", "--candidates", "10");
+        Assert.Equal(0, human.ExitCode);
+        Assert.Contains("Not pinned by the calibration", human.Out);
+        CliResult.Run("hardware", "sensitivity", "--factor", "2").AssertBadInput("the factor must be between 0 and 1");
+        CliResult.Run("hardware", "sensitivity", "--figures", "warp").AssertBadInput("unknown figure warp");
+        CliResult.Run("hardware", "sensitivity", "nope").AssertBadInput("nope");
+    }
+
+    [Fact]
     public void Estimate_reads_arch_json_and_other_hardware()
     {
         using var dir = new TempDir();
