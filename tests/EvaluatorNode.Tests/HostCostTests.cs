@@ -62,4 +62,17 @@ public class HostCostTests
         Assert.Equal(0, r.Host.LinkLatencyMs);
         Assert.Equal(p6.CalibrationSlope * r.SimulatedMs + r.Host.TotalMs, r.LatencyMs, 12);
     }
+
+    [Fact]
+    public void Without_device_dram_activations_may_take_the_whole_sram_rather_than_cross_the_link_twice()
+    {
+        var pcie = HardwarePresets.Get("coral-pcie");
+        Assert.Equal(1.0, pcie.MaxActivationShare);
+        var n = ModelZoo.Build("deeplabv3plus-mobilenet-v2"); // 512×512 activations
+        var own = Probe.Cost(n, pcie);
+        var halfShare = Probe.Cost(n, pcie with { MaxActivationShare = 0.5 });
+        Assert.True(own.ActivationSpillBytes < halfShare.ActivationSpillBytes / 4, $"{own.ActivationSpillBytes} vs {halfShare.ActivationSpillBytes} bytes spilled");
+        Assert.True(own.StreamedWeightBytes > halfShare.StreamedWeightBytes); // parameters make room and stream instead
+        Assert.True(own.LatencyMs < halfShare.LatencyMs);
+    }
 }
