@@ -25,7 +25,7 @@ public class SensitivityTests
         Assert.Contains(r.Unpinned, f => f.Key == "act_broadcast_per_core_cycle");
         Assert.Equal([32.0, 96.0], r.Rows.Where(x => x.Figure.Key == "lanes_per_core").Select(x => x.Value));
         // pixel6's invocation overhead is zero (the calibration's intercept stands for it): nothing to vary.
-        Assert.Contains(r.NotVaried, n => n.Figure.Key == "host.invocation_overhead_us" && n.Source == "zero");
+        Assert.Contains(r.NotVaried, n => n.Figure.Key == "host.invocation_overhead_us" && n.Reason == "zero");
     }
 
     [Fact]

@@ -154,7 +154,7 @@ internal static class HardwareCommands
         }
         o.Console.Write(table);
         if (r.NotVaried.Count > 0)
-            o.Out.WriteLine($"Not varied: {string.Join(", ", r.NotVaried.Select(n => $"{n.Figure.Key} [{n.Source}]"))} (verified, zero, or on a part without DRAM the host link's).");
+            o.Out.WriteLine($"Not varied: {string.Join("; ", r.NotVaried.Select(n => $"{n.Figure.Key}: {n.Reason}"))}.");
         if (h.CalibrationSource.Length > 0)
             o.Out.WriteLine($"Not pinned by the calibration (every variation still fits within MAPE {HardwareSensitivity.MaxCalibrationMape:P0} and Spearman {HardwareSensitivity.MinCalibrationSpearman}): "
                             + string.Join(", ", r.Unpinned.Select(f => f.Key)));
@@ -207,7 +207,13 @@ internal static class HardwareCommands
         }
         w.WriteEndArray();
         w.WriteStartArray("not_varied");
-        foreach (var n in r.NotVaried) w.WriteStringValue(n.Figure.Key);
+        foreach (var n in r.NotVaried)
+        {
+            w.WriteStartObject();
+            w.WriteString("figure", n.Figure.Key);
+            w.WriteString("reason", n.Reason);
+            w.WriteEndObject();
+        }
         w.WriteEndArray();
         w.WriteStartArray("not_pinned_by_calibration");
         foreach (var f in r.Unpinned) w.WriteStringValue(f.Key);

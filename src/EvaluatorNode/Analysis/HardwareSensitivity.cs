@@ -16,7 +16,8 @@ namespace NasCluster.EvaluatorNode.Analysis;
 /// <param name="Field">The name the preset's sources know it by (<see cref="HardwareConfig.Sources"/>).</param>
 /// <param name="Whole">Whether the figure is a whole number.</param>
 /// <param name="Min">The smallest value the file accepts.</param>
-public sealed record SensitivityFigure(string Key, string Field, bool Whole, double Min);
+/// <param name="Max">The largest value the file accepts.</param>
+public sealed record SensitivityFigure(string Key, string Field, bool Whole, double Min, double Max);
 
 /// <summary>One variation of one figure: the rankings and findings it gives, against the unchanged hardware.</summary>
 /// <param name="Figure">The figure varied.</param>
@@ -42,8 +43,15 @@ public sealed record SensitivityRow(SensitivityFigure Figure, string Source, dou
 }
 
 /// <summary>What every variation of a preset gave, and the preset's own findings.</summary>
+/// <param name="Hardware">The preset (or file) analysed.</param>
+/// <param name="Factor">Each figure was varied by ×(1 − factor) and ×(1 + factor).</param>
+/// <param name="Candidates">Candidates sampled from the classification space for its ranking.</param>
+/// <param name="Seed">Their seed.</param>
+/// <param name="Findings">The paper's block findings on the hardware as it is.</param>
+/// <param name="Rows">One row per variation.</param>
+/// <param name="NotVaried">Figures or directions left out, with the reason (verified, zero, outside what a hardware file accepts, ...).</param>
 public sealed record SensitivityReport(HardwareConfig Hardware, double Factor, int Candidates, ulong Seed, IReadOnlyList<Finding> Findings,
-    IReadOnlyList<SensitivityRow> Rows, IReadOnlyList<(SensitivityFigure Figure, string Source)> NotVaried)
+    IReadOnlyList<SensitivityRow> Rows, IReadOnlyList<(SensitivityFigure Figure, string Reason)> NotVaried)
 {
     /// <summary>Figures the calibration cannot pin: every variation of them still fits the calibration points.</summary>
     public IEnumerable<SensitivityFigure> Unpinned =>
@@ -66,18 +74,18 @@ public static class HardwareSensitivity
     /// <summary>Every numeric figure of a hardware file the analysis may vary.</summary>
     public static readonly IReadOnlyList<SensitivityFigure> Figures =
     [
-        new("clock_mhz", "ClockHz", false, 1), new("pe_x", "PeX", true, 1), new("pe_y", "PeY", true, 1),
-        new("cores_per_pe", "CoresPerPe", true, 1), new("lanes_per_core", "LanesPerCore", true, 1), new("mac_ways_per_lane", "MacWaysPerLane", true, 1),
-        new("act_broadcast_per_core_cycle", "ActBroadcastPerCoreCycle", false, 0.01),
-        new("depthwise_vector_per_core_cycle", "DepthwiseVectorPerCoreCycle", false, 0.01),
-        new("core_mem_kib", "CoreMemBytes", false, 1), new("pe_mem_kib", "PeMemBytes", false, 16), new("param_cache_kib", "ParamCacheBytes", false, 0),
-        new("max_activation_share", "MaxActivationShare", false, 0.01), new("off_chip_gb_per_s", "OffChipBytesPerSecond", false, 1e-4),
-        new("weight_broadcast_bytes_per_cycle", "WeightBroadcastBytesPerCycle", true, 1), new("pe_mem_bytes_per_cycle", "PeMemBytesPerCycle", true, 1),
-        new("activation_broadcast_bytes_per_cycle", "ActivationBroadcastBytesPerCycle", true, 1),
-        new("layer_overhead_cycles", "LayerOverheadCycles", true, 0), new("pass_overhead_cycles", "PassOverheadCycles", true, 0),
-        new("technology_nm", "TechnologyNm", false, 2), new("off_chip_pj_per_byte", "OffChip energy", false, 0), new("static_fraction", "StaticFraction", false, 0),
-        new("host.link_gb_per_s", "Host", false, 1e-4), new("host.invocation_overhead_us", "Host", false, 0), new("host.transfer_latency_us", "Host", false, 0),
-        new("host.cpu_gops", "Host", false, 1e-3), new("host.cpu_op_overhead_us", "Host", false, 0),
+        new("clock_mhz", "ClockHz", false, 1, 100_000), new("pe_x", "PeX", true, 1, 256), new("pe_y", "PeY", true, 1, 256),
+        new("cores_per_pe", "CoresPerPe", true, 1, 256), new("lanes_per_core", "LanesPerCore", true, 1, 4096), new("mac_ways_per_lane", "MacWaysPerLane", true, 1, 256),
+        new("act_broadcast_per_core_cycle", "ActBroadcastPerCoreCycle", false, 0.01, 4096),
+        new("depthwise_vector_per_core_cycle", "DepthwiseVectorPerCoreCycle", false, 0.01, 4096),
+        new("core_mem_kib", "CoreMemBytes", false, 1, 1 << 20), new("pe_mem_kib", "PeMemBytes", false, 16, 1 << 22), new("param_cache_kib", "ParamCacheBytes", false, 0, 1 << 24),
+        new("max_activation_share", "MaxActivationShare", false, 0.01, 1), new("off_chip_gb_per_s", "OffChipBytesPerSecond", false, 1e-4, 10_000),
+        new("weight_broadcast_bytes_per_cycle", "WeightBroadcastBytesPerCycle", true, 1, 1 << 16), new("pe_mem_bytes_per_cycle", "PeMemBytesPerCycle", true, 1, 1 << 16),
+        new("activation_broadcast_bytes_per_cycle", "ActivationBroadcastBytesPerCycle", true, 1, 1 << 16),
+        new("layer_overhead_cycles", "LayerOverheadCycles", true, 0, 1 << 24), new("pass_overhead_cycles", "PassOverheadCycles", true, 0, 1 << 20),
+        new("technology_nm", "TechnologyNm", false, 2, 180), new("off_chip_pj_per_byte", "OffChip energy", false, 0, 10_000), new("static_fraction", "StaticFraction", false, 0, 1),
+        new("host.link_gb_per_s", "Host", false, 1e-4, 10_000), new("host.invocation_overhead_us", "Host", false, 0, 1e7), new("host.transfer_latency_us", "Host", false, 0, 1e7),
+        new("host.cpu_gops", "Host", false, 1e-3, 1e6), new("host.cpu_op_overhead_us", "Host", false, 0, 1e7),
     ];
 
     /// <summary>Varies every unverified figure of <paramref name="hw"/> (or those named in <paramref name="only"/>) by ×(1 − factor) and ×(1 + factor).</summary>
@@ -106,16 +114,33 @@ public static class HardwareSensitivity
             var source = SourceOf(hw, figure);
             var value = Get(file, figure.Key);
             // Verified figures stay unless named; on parts without DRAM off-chip bandwidth is the host link's (varied as host.link_gb_per_s).
-            if (source == "V" && only is null || value is null || value == 0 || figure.Key == "off_chip_gb_per_s" && !hw.Host.DeviceDram)
+            var reason = source == "V" && only is null ? "verified" : value is null ? "not in this description" : value == 0 ? "zero"
+                : figure.Key == "off_chip_gb_per_s" && !hw.Host.DeviceDram ? "the host link's bandwidth on a part without DRAM (host.link_gb_per_s)" : null;
+            if (reason is not null)
             {
-                notVaried.Add((figure, value == 0 ? "zero" : source));
+                notVaried.Add((figure, reason));
                 continue;
             }
             foreach (var scale in new[] { 1 - factor, 1 + factor })
             {
-                var v = figure.Whole ? Math.Round(value.Value * scale) : value.Value * scale;
-                if (v < figure.Min || v == value.Value) continue; // e.g. one MAC way cannot halve
-                var (variant, refitFailure) = Variant(hw, file, figure, v);
+                var v = figure.Whole ? Math.Round(value!.Value * scale) : value!.Value * scale;
+                if (v == value.Value) continue; // e.g. one MAC way cannot halve
+                if (v < figure.Min || v > figure.Max)
+                {
+                    notVaried.Add((figure, $"{v.ToString(CultureInfo.InvariantCulture)} is outside what a hardware file accepts ({figure.Min.ToString(CultureInfo.InvariantCulture)}–{figure.Max.ToString(CultureInfo.InvariantCulture)})"));
+                    continue;
+                }
+                HardwareConfig variant;
+                string? refitFailure;
+                try
+                {
+                    (variant, refitFailure) = Variant(hw, file, figure, v);
+                }
+                catch (NasInputException e)
+                {
+                    notVaried.Add((figure, $"{v.ToString(CultureInfo.InvariantCulture)} makes no valid part: {e.Message}"));
+                    continue;
+                }
                 var priced = Price(variant, zoo, sampled);
                 rows.Add(new SensitivityRow(figure, source, value.Value, v,
                     Tau(baseline.ZooLatency, priced.ZooLatency), Tau(baseline.SpaceLatency, priced.SpaceLatency), Tau(baseline.ZooEnergy, priced.ZooEnergy),
