@@ -159,6 +159,35 @@ public sealed partial class ReportCliTests
     }
 
     [Fact]
+    public void Every_trials_average_power_is_in_the_report_and_marked_when_over_the_chips_budget()
+    {
+        using var db = new TestDatabase("sqlite");
+        var hardware = Path.Combine(db.Directory, "tight.json");
+        File.WriteAllText(hardware, """{"format": "nascluster-hardware", "version": 1, "name": "pixel6-tight", "base": "pixel6", "power_budget_w": 0.3}""");
+        var r = Cli("search", "--space", "mnv2-edgetpu-classification", "--name", "tight", "--trials", "12", "--batch", "4", "--quality", "synthetic",
+            "--db", db.Url, "--seed", "5", "--hardware", hardware);
+        Assert.True(r.Code == 0, r.Err);
+        var json = Path.Combine(db.Directory, "tight.data.json");
+        var html = Path.Combine(db.Directory, "tight.html");
+        Assert.Equal(0, Cli("report", "tight", "--db", db.Url, "--json", json, "--out", html).Code);
+        var x = JsonDocument.Parse(File.ReadAllText(json)).RootElement.GetProperty("experiments")[0];
+        Assert.Equal(0.3, x.GetProperty("power_budget_w").GetDouble());
+        var completed = x.GetProperty("trials").EnumerateArray().Where(t => t.GetProperty("status").GetString() == "completed").ToList();
+        Assert.NotEmpty(completed);
+        foreach (var t in completed)
+        {
+            var power = t.GetProperty("power_w").GetDouble();
+            Assert.Equal(t.GetProperty("energy_mj").GetDouble() / t.GetProperty("latency_ms").GetDouble(), power, 9);
+            Assert.Equal(power > 0.3, t.TryGetProperty("over_power_budget", out var flag) && flag.GetBoolean());
+        }
+        Assert.Contains(completed, t => t.TryGetProperty("over_power_budget", out _)); // classification candidates draw 0.3-0.4 W on pixel6
+        // The page carries the same document and the script that marks such trials.
+        var page = File.ReadAllText(html);
+        Assert.Contains("\"over_power_budget\":true", page, StringComparison.Ordinal);
+        Assert.Contains("the device would throttle", page, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void Bad_input_is_one_line_exit_2_and_no_file_left_behind()
     {
         using var db = new TestDatabase("sqlite");

@@ -204,4 +204,28 @@ public class BlocksAndHardwareCliTests
         Assert.Contains("Spearman 1.000", calibrate.Out);
         CliResult.Run("hardware", "show", "nope").AssertBadInput("unknown hardware preset 'nope'");
     }
+
+    [Fact]
+    public void Hardware_show_gives_a_preset_as_an_editable_file_that_prices_as_the_preset()
+    {
+        using var dir = new TempDir();
+        var json = CliResult.Run("hardware", "show", "coral-pcie", "--json");
+        Assert.Equal(0, json.ExitCode);
+        var root = JsonDocument.Parse(json.Out).RootElement;
+        Assert.Equal("coral-pcie-custom", root.GetProperty("name").GetString());
+        Assert.False(root.TryGetProperty("base", out _));
+        Assert.Equal("first-unsupported", root.GetProperty("partitioning").GetString());
+        var file = dir.File("my.json");
+        var save = CliResult.Run("hardware", "show", "coral-pcie", "--save", file);
+        Assert.Equal(0, save.ExitCode);
+        Assert.Equal(json.Out, File.ReadAllText(file));
+        double Latency(string hardware) => JsonDocument.Parse(CliResult.Run("estimate", "mobilenet-v2", "--hardware", hardware, "--json").Out)
+            .RootElement.GetProperty("latency_ms").GetDouble();
+        Assert.Equal(Latency("coral-pcie"), Latency(file));
+        // An edited copy: twice the link bandwidth, a faster part.
+        File.WriteAllText(file, File.ReadAllText(file).Replace("\"link_gb_per_s\": 0.45", "\"link_gb_per_s\": 0.9", StringComparison.Ordinal)
+            .Replace("\"off_chip_gb_per_s\": 0.45", "\"off_chip_gb_per_s\": 0.9", StringComparison.Ordinal));
+        Assert.True(Latency(file) < Latency("coral-pcie"));
+        CliResult.Run("hardware", "show", "coral-pcie", "--save", file).AssertBadInput("exists; not overwritten");
+    }
 }
