@@ -93,9 +93,8 @@ internal static class BlocksCommand
 
     private static void Stages(CliOutput o, IReadOnlyList<StageMeasurement> rows, HardwareConfig hw, bool json)
     {
-        var verdicts = rows.Select(r => r.Stage).Distinct().ToDictionary(s => s, s => BlockAnalyzer.Prune(rows.Where(r => r.Stage == s
-            && r.Variant.Kind != NasCluster.Shared.Blocks.IbnKind.GeneralizedGroupConv).ToList(), hw));
-        string Verdict(StageMeasurement r) => r.Variant.Kind == NasCluster.Shared.Blocks.IbnKind.GeneralizedGroupConv ? "(not in the space)"
+        var verdicts = BlockAnalyzer.PruneStages(rows, hw).ToDictionary(x => x.Stage, x => x.Pruned);
+        string Verdict(StageMeasurement r) => !BlockAnalyzer.InSpace(r.Variant) ? "(not in the space)"
             : verdicts[r.Stage].TryGetValue(r.Variant, out var why) ? "pruned: " + why : "kept";
         if (json)
         {

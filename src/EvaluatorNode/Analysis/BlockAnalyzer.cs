@@ -95,10 +95,9 @@ public static class BlockAnalyzer
     public static IReadOnlyList<SuggestedRule> SuggestRules(IReadOnlyList<StageMeasurement> stages, HardwareConfig hw)
     {
         var rules = new List<SuggestedRule>();
-        foreach (var stage in stages.Select(m => m.Stage).Distinct().Order())
+        foreach (var (stage, verdicts) in PruneStages(stages, hw))
         {
-            var at = stages.Where(m => m.Stage == stage && m.Variant.Kind != IbnKind.GeneralizedGroupConv).ToList();
-            var verdicts = Prune(at, hw);
+            var at = stages.Where(m => m.Stage == stage && InSpace(m.Variant)).ToList();
             var spatial = at[0].Spatial;
             foreach (var type in at.GroupBy(m => m.Variant.Type))
             {
@@ -126,6 +125,15 @@ public static class BlockAnalyzer
     /// </summary>
     public static double IdealRate(HardwareConfig hw, int spatial) =>
         hw.PeakMacsPerCycle * hw.ClockHz * 1e-6 / hw.CalibrationSlope / ((double)spatial * spatial);
+
+    /// <summary>The variants the built-in space offers (dw, fused, gc); the generalized GC-IBN is shown but not judged.</summary>
+    public static bool InSpace(BlockVariant v) => v.Kind != IbnKind.GeneralizedGroupConv;
+
+    /// <summary>Per stage, in order, the variants of the space that <see cref="Prune"/> prunes there, each with the reason.</summary>
+    public static IReadOnlyList<(int Stage, IReadOnlyDictionary<BlockVariant, string> Pruned)> PruneStages(IReadOnlyList<StageMeasurement> stages, HardwareConfig hw) =>
+        stages.Select(m => m.Stage).Distinct().Order()
+            .Select(s => (s, Prune(stages.Where(m => m.Stage == s && InSpace(m.Variant)).ToList(), hw)))
+            .ToList();
 
     /// <summary>The pruned variants of one stage, each with the reason.</summary>
     public static IReadOnlyDictionary<BlockVariant, string> Prune(IReadOnlyList<StageMeasurement> at, HardwareConfig hw)

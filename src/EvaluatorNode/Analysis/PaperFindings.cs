@@ -29,8 +29,7 @@ public static class PaperFindings
 
     public static IReadOnlyList<Finding> Evaluate(IReadOnlyList<StageMeasurement> stages, HardwareConfig hw)
     {
-        var pruned = stages.Select(m => m.Stage).Distinct().ToDictionary(s => s, s => BlockAnalyzer.Prune(stages.Where(m => m.Stage == s
-            && m.Variant.Kind != IbnKind.GeneralizedGroupConv).ToList(), hw));
+        var pruned = BlockAnalyzer.PruneStages(stages, hw).ToDictionary(x => x.Stage, x => x.Pruned);
         bool Pruned(int stage, IbnKind kind) =>
             stages.Where(m => m.Stage == stage && m.Variant.Kind == kind).All(m => pruned[stage].ContainsKey(m.Variant));
         StageMeasurement? At(int stage, IbnKind kind) => stages.FirstOrDefault(m => m.Stage == stage && m.Variant.Kind == kind);
