@@ -77,7 +77,7 @@ public static class BlockAnalyzer
                     {
                         continue; // recorded as a missing cell; the tables and the plot show the gap
                     }
-                    rows.Add(new BlockMeasurement(v, s, c, report.Params, report.Macs, (report.LatencyMs - report.RuntimeOverheadMs) * 1e3,
+                    rows.Add(new BlockMeasurement(v, s, c, report.Params, report.Macs, report.AcceleratorMs * 1e3,
                         report.EnergyMj * 1e3, report.Utilization));
                 }
         return rows;
@@ -189,7 +189,7 @@ public static class BlockAnalyzer
                     continue;
                 }
                 var spatial = network.Infos.Last(i => i.Layer.Name.StartsWith($"block{FirstBlock(stage)}/", StringComparison.Ordinal)).OutputShape.Height;
-                rows.Add(new StageMeasurement(stage, spatial, reference.Filters[stage], v, r.Params, (r.LatencyMs - r.Host.TotalMs) * 1e3,
+                rows.Add(new StageMeasurement(stage, spatial, reference.Filters[stage], v, r.Params, r.AcceleratorMs * 1e3,
                     r.EnergyMj * 1e3, r.StreamedWeightBytes));
             }
         return rows;
