@@ -57,6 +57,35 @@ public sealed class ExperimentCliTests
         Assert.Equal(2, Cli("list", "--db", db.Url, "--json").Out.Split('\n', StringSplitOptions.RemoveEmptyEntries).Length);
     }
 
+    [Fact]
+    public void With_several_proxy_seeds_status_and_the_report_show_each_quality_with_its_error_and_the_seeds()
+    {
+        using var db = new TestDatabase("sqlite");
+        var run = Cli([.. Search(db.Url, "noisy"), "--proxy-seeds", "3"]);
+        Assert.True(run.Code == 0, run.Err);
+        Assert.Contains("the mean of 3 seeds per trial, ± its standard error", run.Out);
+        Assert.Contains(" ± ", run.Out);
+        Assert.Contains("noise", run.Out); // the Pareto front's column
+        var root = JsonDocument.Parse(Cli("status", "noisy", "--db", db.Url, "--json").Out).RootElement;
+        Assert.Equal(3, root.GetProperty("proxy_seeds").GetInt32());
+        foreach (var t in root.GetProperty("trials").EnumerateArray().Where(t => !t.TryGetProperty("reused_from", out _)))
+        {
+            var seeds = t.GetProperty("quality_seeds").EnumerateArray().Select(e => e.GetDouble()).ToList();
+            Assert.Equal(3, seeds.Count);
+            Assert.Equal(seeds.Average(), t.GetProperty("quality").GetDouble(), 12);
+            Assert.Equal(0, t.GetProperty("quality_se").GetDouble(), 12); // synthetic quality does not depend on the seed
+        }
+        var json = Path.Combine(db.Directory, "noisy.data.json");
+        Assert.Equal(0, Cli("report", "noisy", "--db", db.Url, "--json", json).Code);
+        var x = JsonDocument.Parse(File.ReadAllText(json)).RootElement.GetProperty("experiments")[0];
+        Assert.Contains("the mean of 3 seeds per trial", x.GetProperty("provenance").GetProperty("quality").GetString());
+        Assert.All(x.GetProperty("trials").EnumerateArray().Where(t => t.GetProperty("status").GetString() == "completed"),
+            t => Assert.Equal(3, t.GetProperty("quality_seeds").GetArrayLength()));
+        var bad = Cli([.. Search(db.Url, "bad"), "--proxy-seeds", "0"]);
+        InProcessCli.AssertBadInput(bad, "--proxy-seeds 0");
+        Assert.Contains("--proxy-seeds must be 1–16 (got 0)", bad.Err);
+    }
+
     [Theory]
     [InlineData("sqlite")]
     [PostgresData]

@@ -93,13 +93,13 @@ public sealed class TrialSchedulerTests
         scheduler.AgentAvailable("a", 2, sameIncarnation: false);
         s = Apply(s, scheduler.AssignTrainings(s, 2)); // 0 and 1 on a; 2 and 3 wait
         var left = scheduler.AgentLeft("a");
-        Assert.Equal([(0, (int?)1), (1, 1)], left);
+        Assert.Equal([(new QualityWork(0), (int?)1), (new QualityWork(1), 1)], left);
         Assert.Equal([0, 1, 2, 3], scheduler.Queue);
         Assert.Empty(scheduler.TrainingsInFlight);
         Assert.Empty(scheduler.AgentLeft("a")); // once
         scheduler.AgentAvailable("b", 1, sameIncarnation: false);
         // The actor records the attempts as preempted, which gives their numbers back: trial 0 goes out as attempt 1 again.
-        s = left.Aggregate(s, (x, l) => x.Apply(x.OnPreempted(l.Trial, WorkKind.Quality, l.Attempt!.Value, "a", "its trainer left the cluster")!));
+        s = left.Aggregate(s, (x, l) => x.Apply(x.OnPreempted(l.Work.Trial, WorkKind.Quality, l.Attempt!.Value, "a", "its trainer left the cluster")!));
         Assert.Equal([(0, 1, "b")], scheduler.AssignTrainings(s, 3).Select(d => (d.TrialId, d.Attempt, d.Worker)));
     }
 

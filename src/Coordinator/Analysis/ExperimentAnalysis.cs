@@ -110,7 +110,8 @@ public static class ExperimentAnalysis
             ["window"] = spec.Mode == SearchMode.Pipelined ? spec.PipelineWindow : null,
             ["batch"] = spec.BatchSize,
             ["objective"] = x.State.RewardFunction.Describe(),
-            ["quality"] = spec.QualityMode == QualityMode.Proxy ? $"proxy, {spec.ProxySteps} steps of distillation on Fashion-MNIST" : "synthetic (no training)",
+            ["quality"] = (spec.QualityMode == QualityMode.Proxy ? $"proxy, {spec.ProxySteps} steps of distillation on Fashion-MNIST" : "synthetic (no training)")
+                          + (spec.Seeds > 1 ? $"; the mean of {spec.Seeds} seeds per trial ± its standard error" : ""),
             ["forked_from"] = spec.ForkedFrom,
             ["created_unix_ms"] = x.State.CreatedUnixMs,
             ["finished_unix_ms"] = x.State.Finished ? x.State.FinishedUnixMs : null,
@@ -167,7 +168,15 @@ public static class ExperimentAnalysis
             if (s.FailureOf(t) is { } failure) row["failure"] = failure;
             if (latencyFront.Contains(t.Id)) row["pareto_latency"] = true;
             if (energyFront.Contains(t.Id)) row["pareto_energy"] = true;
-            if (source.Quality is { } q) row["train_seconds"] = Math.Round(q.WallSeconds, 2);
+            if (source.Quality is { } q)
+            {
+                row["train_seconds"] = Math.Round(q.WallSeconds, 2);
+                if (q.Scores.Count > 1)
+                {
+                    row["quality_se"] = Finite(q.StandardError);
+                    row["quality_seeds"] = new JsonArray(q.Scores.Select(x => (JsonNode?)Finite(x)).ToArray());
+                }
+            }
             // Average power (static included) and whether it exceeds what the chip may draw: such a network would throttle.
             if (source.Cost is { LatencyMs: > 0 } c && double.IsFinite(c.EnergyMj / c.LatencyMs))
             {

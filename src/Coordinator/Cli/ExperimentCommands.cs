@@ -94,11 +94,12 @@ internal static class ExperimentCommands
         var parameters = new Option<double?>("--params-target") { Description = "Parameter-count target (adds a size term)." };
         var quality = new Option<string>("--quality") { Description = "proxy (distillation on Fashion-MNIST) or synthetic (no training; for trying the machinery).", DefaultValueFactory = _ => "proxy" };
         var steps = Options.Int("--proxy-steps", "Training steps per proxy.", 300);
+        var seeds = Options.Int("--proxy-seeds", "Proxy trainings per trial, each with its own seed and its own unit of work: the quality is their mean, with its standard error.", 1);
         var attempts = Options.Int("--max-attempts", "Attempts per trial's work before it counts as failed.", 3);
         var evalTimeout = Options.Int("--eval-timeout", "Seconds an evaluation may take before it is re-issued.", 30);
         var trainTimeout = Options.Int("--train-timeout", "Seconds a proxy training may take before it is re-issued.", 600);
         var run = new RunOptions();
-        foreach (var o in new Option[] { space, name, controller, trials, batch, seed, mode, window, async, hardware, fidelity, objective, latency, energy, parameters, quality, steps, attempts, evalTimeout, trainTimeout })
+        foreach (var o in new Option[] { space, name, controller, trials, batch, seed, mode, window, async, hardware, fidelity, objective, latency, energy, parameters, quality, steps, seeds, attempts, evalTimeout, trainTimeout })
             c.Add(o);
         run.AddTo(c);
         c.SetAction(p => CliApp.Guard(p, o =>
@@ -121,6 +122,7 @@ internal static class ExperimentCommands
                 ParamsTarget = p.GetValue(parameters),
                 Quality = p.GetValue(quality)!,
                 ProxySteps = p.GetValue(steps),
+                ProxySeeds = p.GetValue(seeds),
                 MaxAttempts = p.GetValue(attempts),
                 EvaluationTimeoutMs = Seconds(p.GetValue(evalTimeout), "--eval-timeout"),
                 TrainingTimeoutMs = Seconds(p.GetValue(trainTimeout), "--train-timeout"),

@@ -38,6 +38,7 @@ internal static class ExperimentReport
         w.WriteString("objective", s.RewardFunction.Describe());
         w.WriteString("quality", Kinds.Name(spec.QualityMode));
         w.WriteNumber("proxy_steps", spec.ProxySteps);
+        w.WriteNumber("proxy_seeds", spec.Seeds);
         if (spec.ForkedFrom is not null) w.WriteString("forked_from", spec.ForkedFrom);
         w.WriteNumber("trials_target", spec.Trials);
         w.WriteNumber("trials_proposed", s.Trials.Count);
@@ -81,6 +82,16 @@ internal static class ExperimentReport
         if (s.Reward(t) is { } reward) w.WriteNumber("reward", reward);
         else w.WriteNull("reward");
         Number(w, "quality", source.Quality?.Score);
+        if (s.Spec.Seeds > 1)
+        {
+            // Every training's score as it stands (null: not in yet), and the mean's standard error once all are.
+            Number(w, "quality_se", source.Quality?.StandardError);
+            w.WriteStartArray("quality_seeds");
+            foreach (var u in source.Units)
+                if (u is { } q) w.WriteNumberValue(q.Score);
+                else w.WriteNullValue();
+            w.WriteEndArray();
+        }
         Number(w, "latency_ms", source.Cost?.LatencyMs);
         Number(w, "energy_mj", source.Cost?.EnergyMj);
         if (source.Cost is { } c)
@@ -127,7 +138,8 @@ internal static class ExperimentReport
         grid.AddRow("search", Markup.Escape($"{Kinds.Name(spec.Controller)}, seed {spec.Seed}, {spec.ModeDescription}"));
         grid.AddRow("objective", Markup.Escape(s.RewardFunction.Describe()));
         grid.AddRow("hardware", Markup.Escape($"{spec.Hardware} ({Kinds.Name(spec.Fidelity)} {spec.SimulatorVersion})"));
-        grid.AddRow("quality", Markup.Escape(spec.QualityMode == QualityMode.Proxy ? $"proxy, {spec.ProxySteps} steps of distillation on Fashion-MNIST" : "synthetic (no training)"));
+        grid.AddRow("quality", Markup.Escape((spec.QualityMode == QualityMode.Proxy ? $"proxy, {spec.ProxySteps} steps of distillation on Fashion-MNIST" : "synthetic (no training)")
+                                             + (spec.Seeds > 1 ? $"; the mean of {spec.Seeds} seeds per trial, ± its standard error" : "")));
         grid.AddRow("trials", $"{tally.Completed} completed, {tally.Failed} failed, {tally.InFlight} in flight of {spec.Trials}" +
                               (tally.Reused > 0 ? $" ({tally.Reused} repeats reused an earlier result)" : ""));
         if (x.Preempted.Count > 0)
@@ -147,7 +159,9 @@ internal static class ExperimentReport
         if (front.Count > 0)
         {
             o.Console.Write(new Rule($"[bold]Pareto front[/] (quality vs latency, {front.Count} trials)").LeftJustified());
-            o.Console.Write(TrialTable(s, front));
+            o.Console.Write(TrialTable(s, front, noiseColumn: spec.Seeds > 1));
+            if (spec.Seeds > 1)
+                o.Out.WriteLine("  noise: \"within\" when the quality is not told apart from the next trial's on the front (difference ≤ 2 standard errors)");
         }
         var failures = s.Trials.Where(s.IsFailed).GroupBy(t => s.FailureOf(t)).OrderByDescending(g => g.Count()).Take(5).ToList();
         if (failures.Count > 0)
@@ -157,16 +171,29 @@ internal static class ExperimentReport
         }
     }
 
-    private static Table TrialTable(ExperimentState s, IEnumerable<TrialState> trials)
+    private static Table TrialTable(ExperimentState s, IEnumerable<TrialState> trials, bool noiseColumn = false)
     {
         var table = new Table().Border(TableBorder.Simple).AddColumns("trial", "hash", "reward", "quality", "latency ms", "energy mJ", "params", "MACs");
-        foreach (var t in trials)
+        if (noiseColumn) table.AddColumn("noise");
+        var list = trials.ToList();
+        for (var i = 0; i < list.Count; i++)
         {
+            var t = list[i];
             var c = s.Source(t).Cost!;
             var q = s.Source(t).Quality!;
-            table.AddRow(t.Id.ToString(CultureInfo.InvariantCulture), t.Hash[..12], $"{s.Reward(t):0.0000}", $"{q.Score:0.0000}", $"{c.LatencyMs:0.000}",
-                $"{c.EnergyMj:0.000}", Format.Count(c.Params), Format.Count(c.Macs));
+            var cells = new List<string>
+            {
+                t.Id.ToString(CultureInfo.InvariantCulture), t.Hash[..12], $"{s.Reward(t):0.0000}", QualityText(q, s.Spec.Seeds), $"{c.LatencyMs:0.000}",
+                $"{c.EnergyMj:0.000}", Format.Count(c.Params), Format.Count(c.Macs),
+            };
+            if (noiseColumn)
+                cells.Add(i + 1 < list.Count && !QualityInfo.Distinguishable(q, s.Source(list[i + 1]).Quality!) ? $"within {list[i + 1].Id}'s" : "");
+            table.AddRow(cells.ToArray());
         }
         return table;
     }
+
+    /// <summary>A quality as status prints it: the score, and with several seeds ± its standard error.</summary>
+    public static string QualityText(QualityInfo q, int seeds) =>
+        seeds > 1 ? $"{q.Score:0.0000} ± {q.StandardError:0.0000}" : $"{q.Score:0.0000}";
 }

@@ -10,8 +10,8 @@ namespace NasCluster.Coordinator.Experiments;
 /// <summary>The work of an experiment: driving the search, sending evaluations and trainings, taking their results.</summary>
 public sealed partial class ExperimentActor
 {
-    /// <summary>An attempt's deadline timer.</summary>
-    private sealed record Deadline(int TrialId, WorkKind Work, int Attempt);
+    /// <summary>An attempt's deadline timer (for a training: of which of the trial's trainings).</summary>
+    private sealed record Deadline(int TrialId, WorkKind Work, int Attempt, int Unit = 0);
 
     /// <summary>Re-send the evaluations out (periodically, and after an evaluator node left).</summary>
     private sealed record ResendTick;
@@ -83,9 +83,9 @@ public sealed partial class ExperimentActor
         var timeout = TrialScheduler.Timeout(d.Work == WorkKind.Cost ? spec.EvaluationTimeoutMs : spec.TrainingTimeoutMs, d.Attempt);
         if (d.Work == WorkKind.Cost) SendEvaluation(d.TrialId, d.Attempt);
         else
-            _agents[d.Worker].Tell(new WorkAssignment(_name, d.TrialId, d.Attempt, architecture, spec.QualityMode, spec.ProxySteps, spec.Seed + d.TrialId,
-                DateTimeOffset.UtcNow.Add(timeout).ToUnixTimeMilliseconds()));
-        Timers.StartSingleTimer(TimerKey(d.TrialId, d.Work), new Deadline(d.TrialId, d.Work, d.Attempt), timeout);
+            _agents[d.Worker].Tell(new WorkAssignment(_name, d.TrialId, d.Attempt, architecture, spec.QualityMode, spec.ProxySteps,
+                spec.TrainingSeed(d.TrialId, d.Unit), DateTimeOffset.UtcNow.Add(timeout).ToUnixTimeMilliseconds(), d.Unit));
+        Timers.StartSingleTimer(TimerKey(d.TrialId, d.Work, d.Unit), new Deadline(d.TrialId, d.Work, d.Attempt, d.Unit), timeout);
     }
 
     private void AgentAvailable(string agentId, int slots, IActorRef agent)
@@ -122,9 +122,9 @@ public sealed partial class ExperimentActor
         {
             _agents.Remove(id);
             var left = _scheduler.AgentLeft(id);
-            foreach (var (trial, _) in left) Timers.Cancel(TimerKey(trial, WorkKind.Quality));
+            foreach (var (work, _) in left) Timers.Cancel(TimerKey(work.Trial, WorkKind.Quality, work.Unit));
             var preempted = _state is null ? [] : left.Where(l => l.Attempt is not null)
-                .Select(l => _state.OnPreempted(l.Trial, WorkKind.Quality, l.Attempt!.Value, id, "its trainer left the cluster"))
+                .Select(l => _state.OnPreempted(l.Work.Trial, WorkKind.Quality, l.Attempt!.Value, id, "its trainer left the cluster", l.Work.Unit))
                 .OfType<AttemptPreempted>().ToList();
             // Applied now, before anything can re-dispatch these trials (the re-dispatch reuses the numbers);
             // journaled in this order, ahead of those dispatches.
@@ -194,28 +194,30 @@ public sealed partial class ExperimentActor
     private void OnWorkResult(WorkResult r)
     {
         var sender = Sender;
-        var ack = new WorkAck(_name, r.TrialId, r.Attempt);
-        if (_scheduler.TrainingAnswered(r.TrialId, r.AgentId)) Timers.Cancel(TimerKey(r.TrialId, WorkKind.Quality));
-        if (_state is null || _scheduler.IsRecording(WorkKind.Quality, r.TrialId) || r.TrialId < 0 || r.TrialId >= _state.Trials.Count)
+        var ack = new WorkAck(_name, r.TrialId, r.Attempt, r.Unit);
+        if (_scheduler.TrainingAnswered(r.TrialId, r.AgentId, r.Unit)) Timers.Cancel(TimerKey(r.TrialId, WorkKind.Quality, r.Unit));
+        if (_state is null || _scheduler.IsRecording(WorkKind.Quality, r.TrialId, r.Unit) || r.TrialId < 0 || r.TrialId >= _state.Trials.Count)
         {
             sender.Tell(ack);
             return;
         }
         var o = r.Outcome;
-        var recorded = o.Succeeded ? _state.OnQuality(r.TrialId, o.Score, o.Loss, o.WallSeconds, o.StepsPerSecond, r.AgentId, o.WeightsPath, o.WeightsSha256) : null;
+        var recorded = o.Succeeded
+            ? _state.OnQuality(r.TrialId, o.Score, o.Loss, o.WallSeconds, o.StepsPerSecond, r.AgentId, o.WeightsPath, o.WeightsSha256, r.Unit)
+            : null;
         if (recorded is null)
         {
             sender.Tell(ack); // a failure, or a late or duplicate result: acknowledged, and dropped
-            if (!o.Succeeded && _state.Needs(_state.Trials[r.TrialId], WorkKind.Quality))
-                AttemptFailed(r.TrialId, WorkKind.Quality, r.Attempt, o.FailureReason ?? "training failed");
+            if (!o.Succeeded && _state.NeedsUnit(_state.Trials[r.TrialId], r.Unit))
+                AttemptFailed(r.TrialId, WorkKind.Quality, r.Attempt, o.FailureReason ?? "training failed", unit: r.Unit);
             else AssignTrainings();
             return;
         }
-        _scheduler.BeginRecording(WorkKind.Quality, r.TrialId);
+        _scheduler.BeginRecording(WorkKind.Quality, r.TrialId, r.Unit);
         PersistAsync(recorded, e =>
         {
             _state = _state!.Apply(e);
-            _scheduler.Recorded(WorkKind.Quality, r.TrialId);
+            _scheduler.Recorded(WorkKind.Quality, r.TrialId, r.Unit);
             sender.Tell(ack); // only now that the result is in the journal
             ReleaseWeights();
             AfterResult(r.TrialId);
@@ -241,28 +243,29 @@ public sealed partial class ExperimentActor
 
     private void OnWorkRefused(WorkRefused r)
     {
-        if (!_scheduler.Refused(r.TrialId, r.Attempt)) return;
-        Timers.Cancel(TimerKey(r.TrialId, WorkKind.Quality));
+        if (!_scheduler.Refused(r.TrialId, r.Attempt, r.Unit)) return;
+        Timers.Cancel(TimerKey(r.TrialId, WorkKind.Quality, r.Unit));
         AssignTrainings();
     }
 
     private void OnDeadline(Deadline d)
     {
-        if (!EndAttempt(d.Work, d.TrialId, d.Attempt)) return;
-        _log.Warning("experiment {0}: trial {1} {2} attempt {3} missed its deadline", _name, d.TrialId, Kinds.Name(d.Work), d.Attempt);
-        AttemptFailed(d.TrialId, d.Work, d.Attempt, "deadline passed");
+        if (!EndAttempt(d.Work, d.TrialId, d.Attempt, d.Unit)) return;
+        _log.Warning("experiment {0}: trial {1} {2}{3} attempt {4} missed its deadline", _name, d.TrialId, Kinds.Name(d.Work),
+            d.Unit > 0 ? $" (seed {d.Unit + 1})" : "", d.Attempt);
+        AttemptFailed(d.TrialId, d.Work, d.Attempt, "deadline passed", unit: d.Unit);
     }
 
-    private bool EndAttempt(WorkKind work, int trial, int attempt)
+    private bool EndAttempt(WorkKind work, int trial, int attempt, int unit = 0)
     {
-        if (!_scheduler.EndAttempt(work, trial, attempt)) return false;
-        Timers.Cancel(TimerKey(trial, work));
+        if (!_scheduler.EndAttempt(work, trial, attempt, unit)) return false;
+        Timers.Cancel(TimerKey(trial, work, unit));
         return true;
     }
 
-    private void AttemptFailed(int trial, WorkKind work, int attempt, string reason, bool permanent = false)
+    private void AttemptFailed(int trial, WorkKind work, int attempt, string reason, bool permanent = false, int unit = 0)
     {
-        if (_state!.OnAttemptFailed(trial, work, attempt, reason, permanent) is { } failed)
+        if (_state!.OnAttemptFailed(trial, work, attempt, reason, permanent, unit) is { } failed)
             PersistAsync(failed, e =>
             {
                 _state = _state!.Apply(e);
@@ -280,5 +283,5 @@ public sealed partial class ExperimentActor
         AssignTrainings();
     }
 
-    private static string TimerKey(int trial, WorkKind work) => $"{Kinds.Name(work)}-{trial}";
+    private static string TimerKey(int trial, WorkKind work, int unit = 0) => $"{Kinds.Name(work)}-{trial}-{unit}";
 }

@@ -16,10 +16,17 @@ namespace NasCluster.Coordinator.Experiments;
 public static class ExperimentSnapshotCodec
 {
     public static ExperimentSnapshotV2 ToSnapshot(ExperimentState s) => new(s.Spec, s.ControllerState,
-        s.Trials.Select(t => new TrialSnapshot(t.Id, t.Vector, t.Hash, t.ReusedFrom, t.Cost, t.CostNode,
-            t.Quality is { } q ? new QualitySnapshot(q.Score, q.Loss, q.WallSeconds, q.StepsPerSecond, q.Worker, q.WeightsPath, q.WeightsSha256) : null,
-            t.Failure, t.CostAttempts, t.QualityAttempts, t.Observed)).ToList(),
+        s.Trials.Select(t => t.Units.Length == 1
+            ? new TrialSnapshot(t.Id, t.Vector, t.Hash, t.ReusedFrom, t.Cost, t.CostNode, Snapshot(t.Units[0]), t.Failure, t.CostAttempts, t.UnitAttempts[0], t.Observed)
+            : new TrialSnapshot(t.Id, t.Vector, t.Hash, t.ReusedFrom, t.Cost, t.CostNode, null, t.Failure, t.CostAttempts, 0, t.Observed,
+                [.. t.Units.Select(Snapshot)], [.. t.UnitAttempts])).ToList(),
         s.Finished, s.CreatedUnixMs, s.FinishedUnixMs);
+
+    private static QualitySnapshot? Snapshot(QualityInfo? q) =>
+        q is null ? null : new QualitySnapshot(q.Score, q.Loss, q.WallSeconds, q.StepsPerSecond, q.Worker, q.WeightsPath, q.WeightsSha256);
+
+    private static QualityInfo? Info(QualitySnapshot? q) =>
+        q is null ? null : new QualityInfo(q.Score, q.Loss, q.WallSeconds, q.StepsPerSecond, q.Worker, q.WeightsPath, q.WeightsSha256);
 
     /// <exception cref="InvalidDataException">Not a snapshot this version of NasCluster can read, or inconsistent.</exception>
     public static ExperimentState FromSnapshot(object snapshot) => snapshot switch
@@ -39,9 +46,12 @@ public static class ExperimentSnapshotCodec
             if (t.Id != trials.Count) throw new InvalidDataException($"snapshot of '{s.Spec.Name}': trial {t.Id} stands at position {trials.Count}");
             if (t.ReusedFrom is { } source && (source < 0 || source >= t.Id))
                 throw new InvalidDataException($"snapshot of '{s.Spec.Name}': trial {t.Id} reuses trial {source}, which does not precede it");
+            var seeds = t.Seeds is { } several ? several.Count : 1;
+            if (seeds != s.Spec.Seeds || t.SeedAttempts is { } a && a.Length != seeds)
+                throw new InvalidDataException($"snapshot of '{s.Spec.Name}': trial {t.Id} has {seeds} trainings, the experiment {s.Spec.Seeds}");
             trials.Add(new TrialState(t.Id, t.Vector, t.Hash, t.ReusedFrom, t.Cost, t.CostNode,
-                t.Quality is { } q ? new QualityInfo(q.Score, q.Loss, q.WallSeconds, q.StepsPerSecond, q.Worker, q.WeightsPath, q.WeightsSha256) : null,
-                t.Failure, t.CostAttempts, t.QualityAttempts, t.Observed));
+                t.Seeds is { } units ? [.. units.Select(Info)] : [Info(t.Quality)],
+                t.Failure, t.CostAttempts, t.SeedAttempts is { } attempts ? [.. attempts] : [t.QualityAttempts], t.Observed));
             firstByHash.TryAdd(t.Hash, t.Id);
             if (!t.Observed) unobserved.Add(t.Id);
         }

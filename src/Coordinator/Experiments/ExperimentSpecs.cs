@@ -33,6 +33,12 @@ public sealed record SearchRequest
     public double? ParamsTarget { get; init; }
     public string Quality { get; init; } = "proxy";
     public int ProxySteps { get; init; } = 300;
+
+    /// <summary>Trainings per trial with different seeds; the trial's quality is their mean, with its standard error.</summary>
+    public int ProxySeeds { get; init; } = 1;
+
+    /// <summary>The most trainings per trial <c>--proxy-seeds</c> accepts.</summary>
+    public const int MaxProxySeeds = 16;
     public int MaxAttempts { get; init; } = 3;
     public int EvaluationTimeoutMs { get; init; } = 30_000;
     public int TrainingTimeoutMs { get; init; } = 600_000;
@@ -59,6 +65,8 @@ public static class ExperimentSpecs
         if (r.Mode == SearchMode.Pipelined && window < r.BatchSize)
             throw new NasInputException($"--window must be at least the batch ({r.BatchSize}) so that a whole batch can be in flight (got {window})");
         if (r.ProxySteps < 1) throw new NasInputException($"--proxy-steps must be at least 1 (got {r.ProxySteps})");
+        if (r.ProxySeeds < 1 || r.ProxySeeds > SearchRequest.MaxProxySeeds)
+            throw new NasInputException($"--proxy-seeds must be 1–{SearchRequest.MaxProxySeeds} (got {r.ProxySeeds})");
         if (!Kinds.TryParse<Fidelity>(r.Fidelity, out var fidelity)) throw new NasInputException($"--fidelity must be 'analytical' or 'detailed' (got '{r.Fidelity}')");
         var hw = HardwarePresets.Resolve(r.Hardware);
         var hardwareJson = HardwarePresets.Contains(r.Hardware) ? null : File.ReadAllText(r.Hardware);
@@ -69,7 +77,8 @@ public static class ExperimentSpecs
         return new ExperimentSpec(r.Name, spaceJson, spaceSource, space.Fingerprint, controller, r.Seed, r.Trials, r.BatchSize, r.Mode == SearchMode.Asynchronous,
             hw.Name, hardwareJson, HardwareFingerprint.Of(hw), hardwareSource, HardwareFingerprint.Describe(hw), fidelity, CostModel.Version,
             new RewardSpec(r.Objective, latency, r.EnergyTargetMj, r.ParamsTarget, reward.W, reward.Beta, reward.InfeasibleReward),
-            quality, r.ProxySteps, r.MaxAttempts, r.EvaluationTimeoutMs, r.TrainingTimeoutMs, r.SnapshotEvery, null, window);
+            quality, r.ProxySteps, r.MaxAttempts, r.EvaluationTimeoutMs, r.TrainingTimeoutMs, r.SnapshotEvery, null, window,
+            r.ProxySeeds > 1 ? r.ProxySeeds : 0);
     }
 
     private const string BuiltIn = "built-in:";

@@ -9,13 +9,51 @@ using static NasCluster.Shared.Protocol.ExperimentProtocol;
 
 namespace NasCluster.Coordinator.Experiments;
 
-/// <summary>What the trainer reported for a trial.</summary>
-public sealed record QualityInfo(double Score, double Loss, double WallSeconds, double StepsPerSecond, string Worker, string? WeightsPath, string? WeightsSha256);
+/// <summary>
+/// What the trainer reported for a trial: one training, or — with several seeds per trial — their mean score
+/// with its standard error and every seed's score (loss and speed averaged, wall time summed: the compute spent;
+/// the weights and worker are the first seed's).
+/// </summary>
+public sealed record QualityInfo(double Score, double Loss, double WallSeconds, double StepsPerSecond, string Worker, string? WeightsPath, string? WeightsSha256)
+{
+    /// <summary>Standard error of <see cref="Score"/> over the seeds (0 with one seed: unknown, not zero noise).</summary>
+    public double StandardError { get; init; }
+
+    /// <summary>Every seed's score, in unit order (empty with a single training: its score is <see cref="Score"/>).</summary>
+    public IReadOnlyList<double> Scores { get; init; } = [];
+
+    /// <summary>The trial's quality from its units: the one training's, or once all are in, their mean; null while any is missing.</summary>
+    public static QualityInfo? Combine(ImmutableArray<QualityInfo?> units)
+    {
+        if (units.Length == 1) return units[0];
+        if (units.Any(u => u is null)) return null;
+        var all = units.Select(u => u!).ToList();
+        var scores = all.Select(u => u.Score).ToList();
+        var mean = scores.Average();
+        var variance = scores.Sum(x => (x - mean) * (x - mean)) / (scores.Count - 1);
+        return new QualityInfo(mean, all.Average(u => u.Loss), all.Sum(u => u.WallSeconds), all.Average(u => u.StepsPerSecond), all[0].Worker,
+            all[0].WeightsPath, all[0].WeightsSha256)
+        {
+            StandardError = Math.Sqrt(variance / scores.Count),
+            Scores = scores,
+        };
+    }
+
+    /// <summary>
+    /// Whether two qualities are told apart by their noise: their difference exceeds twice its standard error
+    /// (about 95% confidence). With one seed each there is no estimate of the noise, and they count as distinct.
+    /// </summary>
+    public static bool Distinguishable(QualityInfo a, QualityInfo b) =>
+        Math.Abs(a.Score - b.Score) > 2 * Math.Sqrt(a.StandardError * a.StandardError + b.StandardError * b.StandardError);
+}
 
 /// <summary>Counts over the ledger.</summary>
 public sealed record ExperimentTally(int Completed, int Failed, int InFlight, int Reused, TrialState? BestTrial, double? BestReward);
 
-/// <summary>One trial of the ledger.</summary>
+/// <summary>
+/// One trial of the ledger. Its quality comes from one or more trainings (<c>--proxy-seeds</c>), its units: each
+/// unit's result and attempt count are kept apart; <see cref="Quality"/> is theirs combined once all are in.
+/// </summary>
 public sealed record TrialState(
     int Id,
     int[] Vector,
@@ -23,11 +61,18 @@ public sealed record TrialState(
     int? ReusedFrom,
     CostSummary? Cost,
     string? CostNode,
-    QualityInfo? Quality,
+    ImmutableArray<QualityInfo?> Units,
     string? Failure,
     int CostAttempts,
-    int QualityAttempts,
-    bool Observed);
+    ImmutableArray<int> UnitAttempts,
+    bool Observed)
+{
+    /// <summary>The trial's quality: its one training's, or its trainings' mean (with the standard error) once all are in.</summary>
+    public QualityInfo? Quality => QualityInfo.Combine(Units);
+
+    /// <summary>Attempts of quality work over all the trial's trainings.</summary>
+    public int QualityAttempts => UnitAttempts.Sum();
+}
 
 /// <summary>
 /// An experiment's ledger as an immutable value: <see cref="Apply"/> folds persisted events in, and the
@@ -59,21 +104,25 @@ public sealed record ExperimentState(
         TrialsProposed p => this with
         {
             ControllerState = p.ControllerState,
-            Trials = Trials.AddRange(p.Vectors.Select((v, i) => new TrialState(p.FirstTrialId + i, v, p.Hashes[i], null, null, null, null, null, 0, 0, false))),
+            Trials = Trials.AddRange(p.Vectors.Select((v, i) => new TrialState(p.FirstTrialId + i, v, p.Hashes[i], null, null, null,
+                ImmutableArray.CreateRange(Enumerable.Repeat<QualityInfo?>(null, Spec.Seeds)), null, 0, ImmutableArray.CreateRange(new int[Spec.Seeds]), false))),
             FirstByHash = p.Hashes.Select((h, i) => (h, p.FirstTrialId + i)).Aggregate(FirstByHash, (d, x) => d.ContainsKey(x.h) ? d : d.Add(x.h, x.Item2)),
             Unobserved = Unobserved.Union(Enumerable.Range(p.FirstTrialId, p.Vectors.Count)),
         },
         TrialReused r => Update(r.TrialId, t => t with { ReusedFrom = r.SourceTrialId }),
         DispatchAttempted d => Update(d.TrialId, t => d.Work == WorkKind.Cost
             ? t with { CostAttempts = Math.Max(t.CostAttempts, d.Attempt) }
-            : t with { QualityAttempts = Math.Max(t.QualityAttempts, d.Attempt) }),
+            : t with { UnitAttempts = t.UnitAttempts.SetItem(d.Unit, Math.Max(t.UnitAttempts[d.Unit], d.Attempt)) }),
         CostRecorded c => Update(c.TrialId, t => t with { Cost = c.Cost, CostNode = c.Node }),
-        QualityRecorded q => Update(q.TrialId, t => t with { Quality = new QualityInfo(q.Score, q.Loss, q.WallSeconds, q.StepsPerSecond, q.Worker, q.WeightsPath, q.WeightsSha256) }),
+        QualityRecorded q => Update(q.TrialId, t => t with
+        {
+            Units = t.Units.SetItem(q.Unit, new QualityInfo(q.Score, q.Loss, q.WallSeconds, q.StepsPerSecond, q.Worker, q.WeightsPath, q.WeightsSha256)),
+        }),
         TrialFailed f => Update(f.TrialId, t => t with { Failure = f.Reason }),
         // A preempted attempt gives its number back (only the latest attempt's: an older one's is already superseded).
         AttemptPreempted p => Update(p.TrialId, t => p.Work == WorkKind.Cost
             ? t.CostAttempts == p.Attempt ? t with { CostAttempts = p.Attempt - 1 } : t
-            : t.QualityAttempts == p.Attempt ? t with { QualityAttempts = p.Attempt - 1 } : t),
+            : t.UnitAttempts[p.Unit] == p.Attempt ? t with { UnitAttempts = t.UnitAttempts.SetItem(p.Unit, p.Attempt - 1) } : t),
         ControllerUpdated u => u.TrialIds.Aggregate(this with { ControllerState = u.ControllerState, Unobserved = Unobserved.Except(u.TrialIds) },
             (s, id) => s.Update(id, t => t with { Observed = true })),
         ExperimentFinished f => this with { Finished = true, FinishedUnixMs = f.AtUnixMs },
@@ -119,9 +168,17 @@ public sealed record ExperimentState(
 
     /// <summary>Work a trial still needs from a worker (reused trials need none: they wait for their source).</summary>
     public bool Needs(TrialState t, WorkKind work) =>
-        t.Failure is null && t.ReusedFrom is null && (work == WorkKind.Cost ? t.Cost is null : t.Quality is null);
+        t.Failure is null && t.ReusedFrom is null && (work == WorkKind.Cost ? t.Cost is null : t.Units.Any(u => u is null));
 
-    public int Attempts(TrialState t, WorkKind work) => work == WorkKind.Cost ? t.CostAttempts : t.QualityAttempts;
+    /// <summary>Whether the trial still needs training <paramref name="unit"/>.</summary>
+    public bool NeedsUnit(TrialState t, int unit) =>
+        t.Failure is null && t.ReusedFrom is null && unit >= 0 && unit < t.Units.Length && t.Units[unit] is null;
+
+    /// <summary>The trainings a trial still needs, in unit order.</summary>
+    public IEnumerable<int> UnitsNeeded(TrialState t) => Enumerable.Range(0, t.Units.Length).Where(u => NeedsUnit(t, u));
+
+    /// <summary>Attempts made of a trial's cost, or of one of its trainings.</summary>
+    public int Attempts(TrialState t, WorkKind work, int unit = 0) => work == WorkKind.Cost ? t.CostAttempts : t.UnitAttempts[unit];
 
     public int Completed => Tally().Completed;
 
@@ -251,9 +308,11 @@ public sealed record ExperimentState(
     public CostRecorded? OnCost(int trialId, CostSummary cost, string node) =>
         trialId >= 0 && trialId < Trials.Count && Needs(Trials[trialId], WorkKind.Cost) ? new CostRecorded(trialId, cost, node) : null;
 
-    public QualityRecorded? OnQuality(int trialId, double score, double loss, double wall, double stepsPerSecond, string worker, string? weights, string? sha) =>
-        trialId >= 0 && trialId < Trials.Count && Needs(Trials[trialId], WorkKind.Quality)
-            ? new QualityRecorded(trialId, score, loss, wall, stepsPerSecond, worker, weights, sha)
+    /// <summary>A training's result arrived: recorded if the trial still needs that training, otherwise (late or duplicate) nothing.</summary>
+    public QualityRecorded? OnQuality(int trialId, double score, double loss, double wall, double stepsPerSecond, string worker, string? weights, string? sha,
+        int unit = 0) =>
+        trialId >= 0 && trialId < Trials.Count && NeedsUnit(Trials[trialId], unit)
+            ? new QualityRecorded(trialId, score, loss, wall, stepsPerSecond, worker, weights, sha, unit)
             : null;
 
     /// <summary>
@@ -262,14 +321,16 @@ public sealed record ExperimentState(
     /// <paramref name="permanent"/> (an architecture the evaluator cannot price) — otherwise the work goes
     /// out again (null: nothing to record).
     /// </summary>
-    public TrialFailed? OnAttemptFailed(int trialId, WorkKind work, int attempt, string reason, bool permanent = false)
+    public TrialFailed? OnAttemptFailed(int trialId, WorkKind work, int attempt, string reason, bool permanent = false, int unit = 0)
     {
         if (trialId < 0 || trialId >= Trials.Count) return null;
         var t = Trials[trialId];
-        if (!Needs(t, work) || attempt < Attempts(t, work)) return null; // stale: a newer attempt is out
-        if (permanent) return new TrialFailed(trialId, $"{Kinds.Name(work)}: {reason}");
-        return Attempts(t, work) >= Spec.MaxAttempts
-            ? new TrialFailed(trialId, $"{Kinds.Name(work)} failed {Attempts(t, work)} times; last: {reason}")
+        var needed = work == WorkKind.Cost ? Needs(t, work) : NeedsUnit(t, unit);
+        if (!needed || attempt < Attempts(t, work, unit)) return null; // stale: a newer attempt is out
+        var what = work == WorkKind.Quality && t.Units.Length > 1 ? $"{Kinds.Name(work)} (seed {unit + 1} of {t.Units.Length})" : Kinds.Name(work);
+        if (permanent) return new TrialFailed(trialId, $"{what}: {reason}");
+        return Attempts(t, work, unit) >= Spec.MaxAttempts
+            ? new TrialFailed(trialId, $"{what} failed {Attempts(t, work, unit)} times; last: {reason}")
             : null;
     }
 
@@ -278,14 +339,15 @@ public sealed record ExperimentState(
     /// nothing to record — the trial no longer needs the work, or a newer attempt is out). Its number is given
     /// back, so the next dispatch reuses it and <c>MaxAttempts</c> counts failures only.
     /// </summary>
-    public AttemptPreempted? OnPreempted(int trialId, WorkKind work, int attempt, string worker, string reason)
+    public AttemptPreempted? OnPreempted(int trialId, WorkKind work, int attempt, string worker, string reason, int unit = 0)
     {
         if (trialId < 0 || trialId >= Trials.Count) return null;
         var t = Trials[trialId];
-        return Needs(t, work) && attempt == Attempts(t, work) ? new AttemptPreempted(trialId, work, attempt, worker, reason) : null;
+        var needed = work == WorkKind.Cost ? Needs(t, work) : NeedsUnit(t, unit);
+        return needed && attempt == Attempts(t, work, unit) ? new AttemptPreempted(trialId, work, attempt, worker, reason, unit) : null;
     }
 
-    /// <summary>The next dispatch of <paramref name="work"/> for a trial (attempt numbers count from 1).</summary>
-    public DispatchAttempted Dispatch(int trialId, WorkKind work, string worker, long nowUnixMs) =>
-        new(trialId, work, Attempts(Trials[trialId], work) + 1, worker, nowUnixMs);
+    /// <summary>The next dispatch of <paramref name="work"/> for a trial, or of its training <paramref name="unit"/> (attempt numbers count from 1).</summary>
+    public DispatchAttempted Dispatch(int trialId, WorkKind work, string worker, long nowUnixMs, int unit = 0) =>
+        new(trialId, work, Attempts(Trials[trialId], work, unit) + 1, worker, nowUnixMs, unit);
 }

@@ -3,6 +3,9 @@ using static NasCluster.Shared.Protocol.ExperimentProtocol;
 
 namespace NasCluster.Coordinator.Experiments;
 
+/// <summary>One training: a trial's, or with several seeds per trial (<c>--proxy-seeds</c>) one of them.</summary>
+public readonly record struct QualityWork(int Trial, int Unit = 0);
+
 /// <summary>
 /// Which work goes out, to whom, and what comes back in — the scheduling policy of one experiment, apart
 /// from the actor that carries it out. <see cref="ExperimentState"/> says what the ledger needs (a trial
@@ -10,7 +13,8 @@ namespace NasCluster.Coordinator.Experiments;
 /// flight per trial, the training in flight per trial and the agent it is on, the agents and their slots,
 /// the queue of trainings waiting for a slot, and the results being persisted. The rules:
 /// <list type="bullet">
-/// <item>one attempt of each kind of work per trial is out at a time; a result being persisted is not asked for again;</item>
+/// <item>one attempt of each kind of work per trial is out at a time — of each of a trial's trainings when it has several
+/// (<see cref="QualityWork"/>), which go to any free slots independently; a result being persisted is not asked for again;</item>
 /// <item>a training goes to the agent with the most free slots (ties: the lowest id); an agent that refuses
 /// work counts as full until it next answers or registers, and the refused work goes to the front of the queue;</item>
 /// <item>an agent that leaves (death watch) has its trainings put back at the front of the queue at once;</item>
@@ -26,17 +30,17 @@ public sealed class TrialScheduler
     private sealed class Agent(int slots)
     {
         public int Slots { get; set; } = slots;
-        public HashSet<int> InFlight { get; } = [];
+        public HashSet<QualityWork> InFlight { get; } = [];
         public bool Saturated { get; set; }
         public int Free => Saturated ? 0 : Math.Max(0, Slots - InFlight.Count);
     }
 
     private readonly Dictionary<int, int> _costInFlight = [];
-    private readonly Dictionary<int, (int Attempt, string Agent)> _qualityInFlight = [];
+    private readonly Dictionary<QualityWork, (int Attempt, string Agent)> _qualityInFlight = [];
     private readonly HashSet<int> _persistingCost = [];
-    private readonly HashSet<int> _persistingQuality = [];
-    private readonly LinkedList<int> _queue = [];
-    private readonly HashSet<int> _queued = [];
+    private readonly HashSet<QualityWork> _persistingQuality = [];
+    private readonly LinkedList<QualityWork> _queue = [];
+    private readonly HashSet<QualityWork> _queued = [];
     private readonly SortedDictionary<string, Agent> _agents = new(StringComparer.Ordinal);
 
     /// <summary>The deadline of an attempt: ×1, ×2, ×4, … the base (capped at ×64). A node that crashed is
@@ -44,11 +48,14 @@ public sealed class TrialScheduler
     /// must not use up a trial's attempts.</summary>
     public static TimeSpan Timeout(int baseMs, int attempt) => TimeSpan.FromMilliseconds(baseMs * Math.Pow(2, Math.Clamp(attempt - 1, 0, 6)));
 
-    /// <summary>The trials waiting for a trainer, in the order they will be assigned.</summary>
-    public IReadOnlyList<int> Queue => _queue.ToList();
+    /// <summary>The trials waiting for a trainer, in the order they will be assigned (a trial once per training it waits for).</summary>
+    public IReadOnlyList<int> Queue => _queue.Select(w => w.Trial).ToList();
 
-    /// <summary>Trials with a training out: its attempt and agent.</summary>
-    public IReadOnlyDictionary<int, (int Attempt, string Agent)> TrainingsInFlight => _qualityInFlight;
+    /// <summary>The trainings waiting for a trainer, in the order they will be assigned.</summary>
+    public IReadOnlyList<QualityWork> QueuedWork => _queue.ToList();
+
+    /// <summary>Trainings out: their attempt and agent.</summary>
+    public IReadOnlyDictionary<QualityWork, (int Attempt, string Agent)> TrainingsInFlight => _qualityInFlight;
 
     /// <summary>The agents' free slots (0 for one that refused work until it answers again).</summary>
     public IReadOnlyDictionary<string, int> FreeSlots => _agents.ToDictionary(a => a.Key, a => a.Value.Free, StringComparer.Ordinal);
@@ -70,7 +77,11 @@ public sealed class TrialScheduler
             dispatches.Add(d);
         }
         foreach (var t in state.Outstanding(WorkKind.Quality))
-            if (!_qualityInFlight.ContainsKey(t.Id) && !_persistingQuality.Contains(t.Id)) Enqueue(t.Id, front: false);
+            foreach (var unit in state.UnitsNeeded(t))
+            {
+                var work = new QualityWork(t.Id, unit);
+                if (!_qualityInFlight.ContainsKey(work) && !_persistingQuality.Contains(work)) Enqueue(work, front: false);
+            }
         return dispatches;
     }
 
@@ -85,13 +96,13 @@ public sealed class TrialScheduler
             foreach (var (id, a) in _agents)
                 if (a.Free > 0 && (agent is null || a.Free > agent.Free)) (agentId, agent) = (id, a);
             if (agent is null) break;
-            var trial = _queue.First!.Value;
+            var work = _queue.First!.Value;
             _queue.RemoveFirst();
-            _queued.Remove(trial);
-            if (!state.Needs(state.Trials[trial], WorkKind.Quality) || _qualityInFlight.ContainsKey(trial) || _persistingQuality.Contains(trial)) continue;
-            var d = state.Dispatch(trial, WorkKind.Quality, agentId!, nowUnixMs);
-            _qualityInFlight[trial] = (d.Attempt, agentId!);
-            agent.InFlight.Add(trial);
+            _queued.Remove(work);
+            if (!state.NeedsUnit(state.Trials[work.Trial], work.Unit) || _qualityInFlight.ContainsKey(work) || _persistingQuality.Contains(work)) continue;
+            var d = state.Dispatch(work.Trial, WorkKind.Quality, agentId!, nowUnixMs, work.Unit);
+            _qualityInFlight[work] = (d.Attempt, agentId!);
+            agent.InFlight.Add(work);
             dispatches.Add(d);
         }
         return dispatches;
@@ -100,7 +111,7 @@ public sealed class TrialScheduler
     /// <summary>Whether a dispatch, now persisted, is still to be sent: its attempt is the one out (and its agent is still here).</summary>
     public bool IsCurrent(DispatchAttempted d) => d.Work == WorkKind.Cost
         ? _costInFlight.TryGetValue(d.TrialId, out var a) && a == d.Attempt
-        : _qualityInFlight.TryGetValue(d.TrialId, out var q) && q == (d.Attempt, d.Worker) && _agents.ContainsKey(d.Worker);
+        : _qualityInFlight.TryGetValue(new QualityWork(d.TrialId, d.Unit), out var q) && q == (d.Attempt, d.Worker) && _agents.ContainsKey(d.Worker);
 
     // ----- Agents -----
 
@@ -120,24 +131,24 @@ public sealed class TrialScheduler
 
     /// <summary>
     /// The agent is gone (death watch): its trainings go back to the front of the queue. Returns them with the
-    /// attempt each was on (null: the attempt out for that trial is elsewhere by now).
+    /// attempt each was on (null: the attempt out for that training is elsewhere by now).
     /// </summary>
-    public IReadOnlyList<(int Trial, int? Attempt)> AgentLeft(string agentId)
+    public IReadOnlyList<(QualityWork Work, int? Attempt)> AgentLeft(string agentId)
     {
         if (!_agents.Remove(agentId, out var agent)) return [];
-        var trials = agent.InFlight.Order().ToList();
-        var left = new List<(int, int?)>();
-        foreach (var trial in trials)
+        var works = agent.InFlight.OrderBy(w => w.Trial).ThenBy(w => w.Unit).ToList();
+        var left = new List<(QualityWork, int?)>();
+        foreach (var work in works)
         {
             int? attempt = null;
-            if (_qualityInFlight.TryGetValue(trial, out var q) && q.Agent == agentId)
+            if (_qualityInFlight.TryGetValue(work, out var q) && q.Agent == agentId)
             {
-                _qualityInFlight.Remove(trial);
+                _qualityInFlight.Remove(work);
                 attempt = q.Attempt;
             }
-            left.Add((trial, attempt));
+            left.Add((work, attempt));
         }
-        foreach (var trial in Enumerable.Reverse(trials)) Enqueue(trial, front: true);
+        foreach (var work in Enumerable.Reverse(works)) Enqueue(work, front: true);
         return left;
     }
 
@@ -147,10 +158,11 @@ public sealed class TrialScheduler
     // ----- Ending attempts -----
 
     /// <summary>
-    /// Ends the attempt out for the trial if it is <paramref name="attempt"/> (a failure answer or a missed
-    /// deadline): false when another attempt is out, or none. A training's slot is freed.
+    /// Ends the attempt out for the trial (for a training: its unit <paramref name="unit"/>) if it is
+    /// <paramref name="attempt"/> (a failure answer or a missed deadline): false when another attempt is out, or
+    /// none. A training's slot is freed.
     /// </summary>
-    public bool EndAttempt(WorkKind work, int trial, int attempt)
+    public bool EndAttempt(WorkKind work, int trial, int attempt, int unit = 0)
     {
         if (work == WorkKind.Cost)
         {
@@ -158,60 +170,65 @@ public sealed class TrialScheduler
             _costInFlight.Remove(trial);
             return true;
         }
-        if (!_qualityInFlight.TryGetValue(trial, out var q) || q.Attempt != attempt) return false;
-        _qualityInFlight.Remove(trial);
-        if (_agents.TryGetValue(q.Agent, out var agent)) agent.InFlight.Remove(trial);
+        var key = new QualityWork(trial, unit);
+        if (!_qualityInFlight.TryGetValue(key, out var q) || q.Attempt != attempt) return false;
+        _qualityInFlight.Remove(key);
+        if (_agents.TryGetValue(q.Agent, out var agent)) agent.InFlight.Remove(key);
         return true;
     }
 
     /// <summary>An agent had no free slot after all: if that attempt is the one out, it ends, the agent counts
-    /// as full until it answers again, and the trial goes to the front of the queue.</summary>
-    public bool Refused(int trial, int attempt)
+    /// as full until it answers again, and the training goes to the front of the queue.</summary>
+    public bool Refused(int trial, int attempt, int unit = 0)
     {
-        var agentId = _qualityInFlight.TryGetValue(trial, out var q) ? q.Agent : null;
-        if (!EndAttempt(WorkKind.Quality, trial, attempt)) return false;
+        var key = new QualityWork(trial, unit);
+        var agentId = _qualityInFlight.TryGetValue(key, out var q) ? q.Agent : null;
+        if (!EndAttempt(WorkKind.Quality, trial, attempt, unit)) return false;
         if (agentId is not null && _agents.TryGetValue(agentId, out var agent)) agent.Saturated = true;
-        Enqueue(trial, front: true);
+        Enqueue(key, front: true);
         return true;
     }
 
     /// <summary>An agent answered a training (any attempt): its slot is free and it is no longer full. True when
-    /// this ended the training out for the trial (its deadline is to be cancelled).</summary>
-    public bool TrainingAnswered(int trial, string agentId)
+    /// this ended the training out (its deadline is to be cancelled).</summary>
+    public bool TrainingAnswered(int trial, string agentId, int unit = 0)
     {
+        var key = new QualityWork(trial, unit);
         if (_agents.TryGetValue(agentId, out var agent))
         {
-            agent.InFlight.Remove(trial);
+            agent.InFlight.Remove(key);
             agent.Saturated = false;
         }
-        if (!_qualityInFlight.TryGetValue(trial, out var q) || q.Agent != agentId) return false;
-        _qualityInFlight.Remove(trial);
+        if (!_qualityInFlight.TryGetValue(key, out var q) || q.Agent != agentId) return false;
+        _qualityInFlight.Remove(key);
         return true;
     }
 
     // ----- Results being persisted -----
 
-    /// <summary>A result for the trial is being persisted: while it is, the work is neither asked for again nor a second result accepted.</summary>
-    public bool BeginRecording(WorkKind work, int trial) => (work == WorkKind.Cost ? _persistingCost : _persistingQuality).Add(trial);
+    /// <summary>A result for the work is being persisted: while it is, the work is neither asked for again nor a second result accepted.</summary>
+    public bool BeginRecording(WorkKind work, int trial, int unit = 0) =>
+        work == WorkKind.Cost ? _persistingCost.Add(trial) : _persistingQuality.Add(new QualityWork(trial, unit));
 
-    public bool IsRecording(WorkKind work, int trial) => (work == WorkKind.Cost ? _persistingCost : _persistingQuality).Contains(trial);
+    public bool IsRecording(WorkKind work, int trial, int unit = 0) =>
+        work == WorkKind.Cost ? _persistingCost.Contains(trial) : _persistingQuality.Contains(new QualityWork(trial, unit));
 
     /// <summary>The result is in the journal. True when an evaluation was out for the trial (its deadline is to be cancelled).</summary>
-    public bool Recorded(WorkKind work, int trial)
+    public bool Recorded(WorkKind work, int trial, int unit = 0)
     {
         if (work == WorkKind.Quality)
         {
-            _persistingQuality.Remove(trial);
+            _persistingQuality.Remove(new QualityWork(trial, unit));
             return false;
         }
         _persistingCost.Remove(trial);
         return _costInFlight.Remove(trial);
     }
 
-    private void Enqueue(int trial, bool front)
+    private void Enqueue(QualityWork work, bool front)
     {
-        if (!_queued.Add(trial)) return;
-        if (front) _queue.AddFirst(trial);
-        else _queue.AddLast(trial);
+        if (!_queued.Add(work)) return;
+        if (front) _queue.AddFirst(work);
+        else _queue.AddLast(work);
     }
 }

@@ -52,8 +52,22 @@ public static class ExperimentProtocol
         int TrainingTimeoutMs,
         int SnapshotEvery,
         string? ForkedFrom,
-        [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)] int PipelineWindow = 0)
+        [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)] int PipelineWindow = 0,
+        [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)] int ProxySeeds = 0)
     {
+        /// <summary>
+        /// Trainings per trial (<c>--proxy-seeds</c>): a trial's quality is the mean of this many proxy trainings with
+        /// different seeds, each its own unit of work. Written only when above 1, so other specs keep their bytes.
+        /// </summary>
+        [JsonIgnore]
+        public int Seeds => Math.Max(1, ProxySeeds);
+
+        /// <summary>
+        /// The seed of unit <paramref name="unit"/> of a trial's quality: the experiment's seed plus the trial id for the
+        /// first (as before there were units), a large odd stride apart for the others, so no two units of any trials share one.
+        /// </summary>
+        public long TrainingSeed(int trialId, int unit) => Seed + trialId + unit * 1_000_000_007L;
+
         /// <summary>The mode the spec runs in. A pipelined spec has a window (trials in flight, at least a
         /// batch); the window is written only when set, so specs of the other modes keep the bytes version 1 stored.</summary>
         [JsonIgnore]
@@ -118,13 +132,18 @@ public static class ExperimentProtocol
     /// <summary>The trial is the same network as an earlier one: it takes that trial's result instead of being evaluated.</summary>
     public sealed record TrialReused(int TrialId, int SourceTrialId) : IExperimentEvent;
 
-    /// <summary>A dispatch attempt: "cost" (evaluator) or "quality" (trainer), to which worker, and when.</summary>
-    public sealed record DispatchAttempted(int TrialId, WorkKind Work, int Attempt, string Worker, long AtUnixMs) : IExperimentEvent;
+    /// <summary>
+    /// A dispatch attempt: "cost" (evaluator) or "quality" (trainer), to which worker, and when. <paramref name="Unit"/>
+    /// is the quality training (seed) it is for when a trial has several (written only when not the first).
+    /// </summary>
+    public sealed record DispatchAttempted(int TrialId, WorkKind Work, int Attempt, string Worker, long AtUnixMs,
+        [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)] int Unit = 0) : IExperimentEvent;
 
     public sealed record CostRecorded(int TrialId, CostSummary Cost, string Node) : IExperimentEvent;
 
+    /// <summary>One proxy training's result; <paramref name="Unit"/>: which of the trial's trainings (written only when not the first).</summary>
     public sealed record QualityRecorded(int TrialId, double Score, double Loss, double WallSeconds, double StepsPerSecond, string Worker,
-        string? WeightsPath, string? WeightsSha256) : IExperimentEvent;
+        string? WeightsPath, string? WeightsSha256, [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)] int Unit = 0) : IExperimentEvent;
 
     public sealed record TrialFailed(int TrialId, string Reason) : IExperimentEvent;
 
@@ -133,7 +152,8 @@ public static class ExperimentProtocol
     /// not a failure. It gives its attempt number back — the work goes out again under the same number — so
     /// <c>MaxAttempts</c> counts real failures only.
     /// </summary>
-    public sealed record AttemptPreempted(int TrialId, WorkKind Work, int Attempt, string Worker, string Reason) : IExperimentEvent;
+    public sealed record AttemptPreempted(int TrialId, WorkKind Work, int Attempt, string Worker, string Reason,
+        [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)] int Unit = 0) : IExperimentEvent;
 
     /// <summary>The controller observed these trials' rewards; its state afterwards.</summary>
     public sealed record ControllerUpdated(IReadOnlyList<int> TrialIds, IReadOnlyList<double> Rewards, string ControllerState) : IExperimentEvent;

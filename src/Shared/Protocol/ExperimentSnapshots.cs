@@ -1,3 +1,4 @@
+using System.Text.Json.Serialization;
 using static NasCluster.Shared.Protocol.EvaluationProtocol;
 using static NasCluster.Shared.Protocol.ExperimentProtocol;
 
@@ -25,9 +26,15 @@ public sealed record ExperimentSnapshotV1(int Version, string State) : IExperime
 public sealed record ExperimentSnapshotV2(ExperimentSpec Spec, string ControllerState, IReadOnlyList<TrialSnapshot> Trials, bool Finished, long CreatedUnixMs,
     long FinishedUnixMs) : IExperimentSnapshot;
 
-/// <summary>One trial of a version-2 snapshot.</summary>
+/// <summary>
+/// One trial of a version-2 snapshot. A trial with several quality trainings (<c>--proxy-seeds</c>) keeps each in
+/// <paramref name="Seeds"/> and their attempts in <paramref name="SeedAttempts"/>, and then <paramref name="Quality"/> and
+/// <paramref name="QualityAttempts"/> are null and 0; both are written only then, so other snapshots keep their bytes.
+/// </summary>
 public sealed record TrialSnapshot(int Id, int[] Vector, string Hash, int? ReusedFrom, CostSummary? Cost, string? CostNode, QualitySnapshot? Quality,
-    string? Failure, int CostAttempts, int QualityAttempts, bool Observed);
+    string? Failure, int CostAttempts, int QualityAttempts, bool Observed,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] IReadOnlyList<QualitySnapshot?>? Seeds = null,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] int[]? SeedAttempts = null);
 
 /// <summary>A trial's quality as a version-2 snapshot keeps it.</summary>
 public sealed record QualitySnapshot(double Score, double Loss, double WallSeconds, double StepsPerSecond, string Worker, string? WeightsPath,

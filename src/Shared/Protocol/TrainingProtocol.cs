@@ -23,17 +23,20 @@ public static class TrainingProtocol
     /// </summary>
     public sealed record TrainerStatus(int Slots, IReadOnlyList<string> Running, int Completed, int Failed, int Unacknowledged) : ITrainingMessage;
 
-    /// <summary>Train trial <paramref name="TrialId"/> (attempt <paramref name="Attempt"/>) of an experiment; answer with <see cref="WorkResult"/> before the deadline.</summary>
-    public sealed record WorkAssignment(string Experiment, int TrialId, int Attempt, string ArchitectureJson, QualityMode QualityMode, int Steps, long Seed, long DeadlineUnixMs)
-        : ITrainingMessage;
+    /// <summary>
+    /// Train trial <paramref name="TrialId"/> (attempt <paramref name="Attempt"/>) of an experiment; answer with <see cref="WorkResult"/> before
+    /// the deadline. <paramref name="Unit"/>: which of the trial's trainings (seeds) this is; each is its own work.
+    /// </summary>
+    public sealed record WorkAssignment(string Experiment, int TrialId, int Attempt, string ArchitectureJson, QualityMode QualityMode, int Steps, long Seed, long DeadlineUnixMs,
+        int Unit = 0) : ITrainingMessage;
 
     /// <summary>An agent had no free slot after all; the experiment puts the work back.</summary>
-    public sealed record WorkRefused(string Experiment, int TrialId, int Attempt) : ITrainingMessage;
+    public sealed record WorkRefused(string Experiment, int TrialId, int Attempt, int Unit = 0) : ITrainingMessage;
 
-    public sealed record WorkResult(string Experiment, int TrialId, int Attempt, string AgentId, ProxyOutcome Outcome) : ITrainingMessage;
+    public sealed record WorkResult(string Experiment, int TrialId, int Attempt, string AgentId, ProxyOutcome Outcome, int Unit = 0) : ITrainingMessage;
 
     /// <summary>The result is recorded (or was a late or duplicate one and was dropped): the agent may forget it.</summary>
-    public sealed record WorkAck(string Experiment, int TrialId, int Attempt) : ITrainingMessage;
+    public sealed record WorkAck(string Experiment, int TrialId, int Attempt, int Unit = 0) : ITrainingMessage;
 
     /// <summary>
     /// The experiment no longer needs these kept weights files (their trials left both Pareto fronts): the

@@ -45,16 +45,22 @@ public sealed record TrainerAgentSettings(string AgentId, int Slots, ProxyEnviro
 /// </summary>
 public sealed class TrainerAgent : ReceiveActor, IWithTimers
 {
-    private sealed record Finished(string Experiment, int TrialId, ProxyOutcome Outcome);
-    private sealed record Expired(string Experiment, int TrialId, int Attempt);
+    /// <summary>One piece of work: a trial's training (of its several seeds, <c>Unit</c> says which).</summary>
+    private readonly record struct WorkKey(string Experiment, int Trial, int Unit)
+    {
+        public override string ToString() => Unit == 0 ? $"{Experiment}#{Trial}" : $"{Experiment}#{Trial}/seed{Unit}";
+    }
+
+    private sealed record Finished(WorkKey Key, ProxyOutcome Outcome);
+    private sealed record Expired(WorkKey Key, int Attempt);
     private sealed record Register;
     private sealed record Job(int Attempt, IActorRef ReplyTo, CancellationTokenSource Cancel);
     private sealed record Kept(int Attempt, IActorRef ReplyTo, ProxyOutcome Outcome);
 
     private readonly TrainerAgentSettings _settings;
     private readonly IActorRef _registry;
-    private readonly Dictionary<(string Experiment, int Trial), Job> _running = [];
-    private readonly Dictionary<(string Experiment, int Trial), Kept> _kept = [];
+    private readonly Dictionary<WorkKey, Job> _running = [];
+    private readonly Dictionary<WorkKey, Kept> _kept = [];
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private int _completed;
     private int _failed;
@@ -80,9 +86,9 @@ public sealed class TrainerAgent : ReceiveActor, IWithTimers
         Receive<Finished>(OnFinished);
         Receive<Expired>(x =>
         {
-            if (_running.TryGetValue((x.Experiment, x.TrialId), out var job) && job.Attempt == x.Attempt) job.Cancel.Cancel();
+            if (_running.TryGetValue(x.Key, out var job) && job.Attempt == x.Attempt) job.Cancel.Cancel();
         });
-        Receive<WorkAck>(a => _kept.Remove((a.Experiment, a.TrialId)));
+        Receive<WorkAck>(a => _kept.Remove(new WorkKey(a.Experiment, a.TrialId, a.Unit)));
         Receive<ReleaseWeights>(r =>
         {
             foreach (var path in r.Paths.Where(p => Owns(_settings.WeightsDirectory, p)))
@@ -100,7 +106,7 @@ public sealed class TrainerAgent : ReceiveActor, IWithTimers
         });
         Receive<Terminated>(t => ExperimentGone(t.ActorRef));
         Receive<GetTrainerStatus>(_ => Sender.Tell(new TrainerStatus(_settings.Slots,
-            _running.Keys.Select(k => $"{k.Experiment}#{k.Trial}").Order(StringComparer.Ordinal).ToList(), _completed, _failed, _kept.Count)));
+            _running.Keys.Select(k => k.ToString()).Order(StringComparer.Ordinal).ToList(), _completed, _failed, _kept.Count)));
     }
 
     public static Props Props(TrainerAgentSettings settings, IActorRef registry) =>
@@ -119,11 +125,11 @@ public sealed class TrainerAgent : ReceiveActor, IWithTimers
 
     private void Assign(WorkAssignment w)
     {
-        var key = (w.Experiment, w.TrialId);
+        var key = new WorkKey(w.Experiment, w.TrialId, w.Unit);
         if (_kept.TryGetValue(key, out var kept))
         {
             _kept[key] = kept with { Attempt = w.Attempt, ReplyTo = Sender };
-            Reply(Sender, w.Experiment, w.TrialId, w.Attempt, kept.Outcome); // the earlier answer was lost
+            Reply(Sender, key, w.Attempt, kept.Outcome); // the earlier answer was lost
             return;
         }
         if (_running.TryGetValue(key, out var running))
@@ -134,38 +140,38 @@ public sealed class TrainerAgent : ReceiveActor, IWithTimers
         }
         if (_running.Count >= _settings.Slots)
         {
-            Sender.Tell(new WorkRefused(w.Experiment, w.TrialId, w.Attempt));
+            Sender.Tell(new WorkRefused(w.Experiment, w.TrialId, w.Attempt, w.Unit));
             return;
         }
         Context.Watch(Sender);
         var cancel = new CancellationTokenSource();
         _running[key] = new Job(w.Attempt, Sender, cancel);
         var timeout = TimeSpan.FromMilliseconds(Math.Max(0, w.DeadlineUnixMs - DateTimeOffset.UtcNow.ToUnixTimeMilliseconds()));
-        Timers.StartSingleTimer($"deadline-{w.Experiment}-{w.TrialId}", new Expired(w.Experiment, w.TrialId, w.Attempt), timeout);
+        Timers.StartSingleTimer($"deadline-{key}", new Expired(key, w.Attempt), timeout);
         var settings = _settings;
         Task.Run(() => Train(w, settings, cancel.Token), cancel.Token).PipeTo(Self,
-            success: o => new Finished(w.Experiment, w.TrialId, o),
-            failure: e => new Finished(w.Experiment, w.TrialId, Failure(Reason(e))));
+            success: o => new Finished(key, o),
+            failure: e => new Finished(key, Failure(Reason(e))));
     }
 
     private void OnFinished(Finished f)
     {
-        var key = (f.Experiment, f.TrialId);
+        var key = f.Key;
         if (!_running.Remove(key, out var job)) return; // its experiment died meanwhile
         job.Cancel.Dispose();
-        Timers.Cancel($"deadline-{f.Experiment}-{f.TrialId}");
+        Timers.Cancel($"deadline-{key}");
         if (f.Outcome.Succeeded) _completed++;
         else
         {
             _failed++;
-            _log.Warning("{0} trial {1} attempt {2} failed: {3}", f.Experiment, f.TrialId, job.Attempt, f.Outcome.FailureReason);
+            _log.Warning("{0} attempt {1} failed: {2}", key, job.Attempt, f.Outcome.FailureReason);
         }
         _kept[key] = new Kept(job.Attempt, job.ReplyTo, f.Outcome);
-        Reply(job.ReplyTo, f.Experiment, f.TrialId, job.Attempt, f.Outcome);
+        Reply(job.ReplyTo, key, job.Attempt, f.Outcome);
     }
 
-    private void Reply(IActorRef to, string experiment, int trial, int attempt, ProxyOutcome outcome) =>
-        to.Tell(new WorkResult(experiment, trial, attempt, _settings.AgentId, outcome));
+    private void Reply(IActorRef to, WorkKey key, int attempt, ProxyOutcome outcome) =>
+        to.Tell(new WorkResult(key.Experiment, key.Trial, attempt, _settings.AgentId, outcome, key.Unit));
 
     private void ExperimentGone(IActorRef experiment)
     {
@@ -174,7 +180,7 @@ public sealed class TrainerAgent : ReceiveActor, IWithTimers
         {
             job.Cancel.Cancel();
             _running.Remove(key);
-            Timers.Cancel($"deadline-{key.Experiment}-{key.Trial}");
+            Timers.Cancel($"deadline-{key}");
             cancelled++;
         }
         foreach (var key in _kept.Where(k => k.Value.ReplyTo.Equals(experiment)).Select(k => k.Key).ToList()) _kept.Remove(key);
@@ -201,7 +207,7 @@ public sealed class TrainerAgent : ReceiveActor, IWithTimers
         }
         if (Interlocked.Exchange(ref _threadsSet, 1) == 0) // libtorch's thread pool is per process: set once, before the first training
             TorchSharp.torch.set_num_threads(settings.TorchThreads > 0 ? settings.TorchThreads : Math.Max(1, Environment.ProcessorCount / Math.Max(1, settings.Slots)));
-        var weights = Path.Combine(settings.WeightsDirectory, w.Experiment, $"trial{w.TrialId}-{network.Hash[..16]}.bin");
+        var weights = Path.Combine(settings.WeightsDirectory, w.Experiment, $"trial{w.TrialId}{(w.Unit > 0 ? $"-seed{w.Unit}" : "")}-{network.Hash[..16]}.bin");
         var r = ProxyTrainer.Run(network, settings.Defaults with { Steps = w.Steps, Seed = w.Seed }, settings.Environment, saveWeightsTo: weights, cancel: cancel);
         return new ProxyOutcome(r.Succeeded, r.FailureReason, r.Score, r.Loss, r.ValidationLoss, r.StepsPerSecond, r.WallSeconds, r.Steps, r.Params,
             r.ArchitectureHash, r.WeightsPath, r.WeightsSha256);

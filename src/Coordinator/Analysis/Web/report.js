@@ -14,6 +14,22 @@
     if (text !== undefined && text !== null) e.textContent = String(text);
     return e;
   }
+  // A quality as shown: with several seeds per trial, ± the mean's standard error.
+  function quality(t) { return fmt(t.quality) + (t.quality_se !== undefined && t.quality_se !== null ? ' ± ' + fmt(t.quality_se) : ''); }
+
+  // Whether a front trial's quality is told apart from its neighbours' on the latency front (difference > 2 standard errors).
+  function noiseNote(x, t) {
+    if (t.quality_se === undefined || !t.pareto_latency) return null;
+    var front = x.trials.filter(function (o) { return o.pareto_latency; }).sort(function (a, b) { return a.latency_ms - b.latency_ms; });
+    var i = front.indexOf(t), close = [];
+    [front[i - 1], front[i + 1]].forEach(function (o) {
+      if (!o) return;
+      var se = Math.sqrt(t.quality_se * t.quality_se + o.quality_se * o.quality_se);
+      if (Math.abs(t.quality - o.quality) <= 2 * se) close.push('trial ' + o.id);
+    });
+    return close.length ? 'not told apart from ' + close.join(' and ') + ' (within 2 standard errors)' : 'told apart from its neighbours on the latency front';
+  }
+
   function fmt(v, digits) {
     if (v === null || v === undefined) return '–';
     if (typeof v !== 'number') return String(v);
@@ -93,7 +109,7 @@
 
   function tooltip(x, t) {
     var d = decisionsOf(x, t);
-    var lines = ['<b>' + esc(x.name) + ' · trial ' + t.id + '</b>', 'hash ' + esc(t.hash.slice(0, 16)), 'reward ' + fmt(t.reward) + ' · quality ' + fmt(t.quality),
+    var lines = ['<b>' + esc(x.name) + ' · trial ' + t.id + '</b>', 'hash ' + esc(t.hash.slice(0, 16)), 'reward ' + fmt(t.reward) + ' · quality ' + quality(t),
       'latency ' + fmt(t.latency_ms, 3) + ' ms · energy ' + fmt(t.energy_mj, 3) + ' mJ'];
     var names = Object.keys(d);
     lines.push(names.slice(0, 12).map(function (n) { return esc(n) + '=' + esc(d[n]); }).join(', ') + (names.length > 12 ? ', … (' + names.length + ' decisions)' : ''));
@@ -232,7 +248,9 @@
     var src = t.reused_from !== undefined ? t.reused_from : t.id;
     var info = x.layers[String(src)];
     var net = info ? info.network : null;
-    [['status', t.status + (t.failure ? ': ' + t.failure : '')], ['reward', fmt(t.reward)], ['quality', fmt(t.quality)],
+    [['status', t.status + (t.failure ? ': ' + t.failure : '')], ['reward', fmt(t.reward)], ['quality', quality(t)],
+     ['seeds', t.quality_seeds ? t.quality_seeds.map(function (q) { return fmt(q); }).join(', ') : null],
+     ['noise', noiseNote(x, t)],
      ['latency', fmt(t.latency_ms, 3) + ' ms' + (net ? ' (host ' + fmt(net.host_ms, 3) + ' ms of it: runtime overhead ' + fmt(net.runtime_overhead_ms, 3) + ' ms' +
        (net.cpu_ms > 0 ? ', host CPU ' + fmt(net.cpu_ms, 3) + ' ms' : '') + ')' : '')],
      ['segments', net && net.segments && (net.segments.length > 1 || net.cpu_ms > 0) ? net.segments.join(' → ') : null],
@@ -366,7 +384,7 @@
       r.appendChild(el('td', { 'class': 'num' }, t.id));
       r.appendChild(el('td', null, t.status + (t.reused_from !== undefined ? ' (reuses ' + t.reused_from + ')' : '')));
       r.appendChild(el('td', { 'class': 'num' }, fmt(t.reward)));
-      r.appendChild(el('td', { 'class': 'num' }, fmt(t.quality)));
+      r.appendChild(el('td', { 'class': 'num' }, quality(t)));
       r.appendChild(el('td', { 'class': 'num' }, fmt(t.latency_ms, 3)));
       r.appendChild(el('td', { 'class': 'num' }, fmt(t.energy_mj, 4)));
       r.appendChild(el('td', { 'class': 'num' + (t.over_power_budget ? ' over-budget' : ''), title: t.over_power_budget ? 'over the power budget' : '' },
