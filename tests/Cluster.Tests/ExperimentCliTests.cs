@@ -63,7 +63,7 @@ public sealed class ExperimentCliTests
         using var db = new TestDatabase("sqlite");
         var run = Cli([.. Search(db.Url, "noisy"), "--proxy-seeds", "3"]);
         Assert.True(run.Code == 0, run.Err);
-        Assert.Contains("the mean of 3 seeds per trial, ± its standard error", run.Out);
+        Assert.Contains("the mean of 3 seeds per trial ± its standard error", run.Out);
         Assert.Contains(" ± ", run.Out);
         Assert.Contains("noise", run.Out); // the Pareto front's column
         var root = JsonDocument.Parse(Cli("status", "noisy", "--db", db.Url, "--json").Out).RootElement;

@@ -189,6 +189,19 @@ public sealed class TrainerAgentTests() : TrainerAgentTestKit(new ProxyEnvironme
         agent.Tell(Assignment(2) with { Experiment = "other" });
         Assert.Equal(["other#2"], Status(agent).Running); // not refused: the slot is free
     }
+
+    [Fact]
+    public void An_assignment_for_a_dataset_this_node_does_not_have_fails_naming_it_and_trains_nothing()
+    {
+        var agent = Agent(1);
+        var missing = new ExperimentProtocol.ProxyDataset("folder", "/nonexistent/shapes", "0123456789abcdef", 3, 3, 96, 12);
+        var training = new ExperimentProtocol.ProxyTraining(missing, 64, 0.003, 4, 1, 0.25, 32, new ExperimentProtocol.ProxyTeacherRecipe(40, 128, 0.003, 7, [8, 16, 32]));
+        agent.Tell(Assignment(1, mode: QualityMode.Proxy, steps: 5) with { Training = training });
+        var r = ExpectMsg<WorkResult>(LongWait);
+        Assert.False(r.Outcome.Succeeded);
+        Assert.Contains("the experiment's dataset (content hash 0123456789abcdef, folder, 3 classes) is not here", r.Outcome.FailureReason);
+        Assert.Equal((0, 1), (Status(agent).Completed, Status(agent).Failed));
+    }
 }
 
 /// <summary>The trainer agent training real proxies (TorchSharp, Fashion-MNIST, a tiny teacher).</summary>

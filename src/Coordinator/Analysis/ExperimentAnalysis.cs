@@ -110,8 +110,7 @@ public static class ExperimentAnalysis
             ["window"] = spec.Mode == SearchMode.Pipelined ? spec.PipelineWindow : null,
             ["batch"] = spec.BatchSize,
             ["objective"] = x.State.RewardFunction.Describe(),
-            ["quality"] = (spec.QualityMode == QualityMode.Proxy ? $"proxy, {spec.ProxySteps} steps of distillation on Fashion-MNIST" : "synthetic (no training)")
-                          + (spec.Seeds > 1 ? $"; the mean of {spec.Seeds} seeds per trial ± its standard error" : ""),
+            ["quality"] = ExperimentSpecs.DescribeQuality(spec),
             ["forked_from"] = spec.ForkedFrom,
             ["created_unix_ms"] = x.State.CreatedUnixMs,
             ["finished_unix_ms"] = x.State.Finished ? x.State.FinishedUnixMs : null,

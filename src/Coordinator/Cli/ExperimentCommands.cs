@@ -31,7 +31,11 @@ internal static class ExperimentCommands
     {
         public NodeCommandLine Node { get; } = new("--join");
         public Option<int> Slots { get; } = Options.Int("--slots", "Proxy trainings at once in this process (standalone).", 1);
-        public Option<string?> Data { get; } = new("--data") { Description = $"Fashion-MNIST directory (default ${FashionMnist.EnvironmentVariable} or {FashionMnist.DefaultDirectory})." };
+        public Option<string?> Data { get; } = new("--data")
+        {
+            Description = $"The proxy's dataset: one folder of PNG/JPEG images per class, or Fashion-MNIST-style IDX files (default ${FashionMnist.EnvironmentVariable} " +
+                          $"or {FashionMnist.DefaultDirectory}). search records it by content hash; resume takes it as where that same dataset is now.",
+        };
         public Option<string?> CacheDir { get; } = new("--cache-dir") { Description = "Teacher cache directory (default ~/.cache/nascluster/teachers)." };
         public Option<string?> Weights { get; } = new("--weights-dir")
         {
@@ -92,7 +96,7 @@ internal static class ExperimentCommands
         var latency = new Option<double?>("--latency-target-ms") { Description = "Latency target T0 in ms (default 1.5)." };
         var energy = new Option<double?>("--energy-target-mj") { Description = "Energy target in mJ per inference (adds an energy term)." };
         var parameters = new Option<double?>("--params-target") { Description = "Parameter-count target (adds a size term)." };
-        var quality = new Option<string>("--quality") { Description = "proxy (distillation on Fashion-MNIST) or synthetic (no training; for trying the machinery).", DefaultValueFactory = _ => "proxy" };
+        var quality = new Option<string>("--quality") { Description = "proxy (distillation on Fashion-MNIST or the dataset of --data) or synthetic (no training; for trying the machinery).", DefaultValueFactory = _ => "proxy" };
         var steps = Options.Int("--proxy-steps", "Training steps per proxy.", 300);
         var seeds = Options.Int("--proxy-seeds", "Proxy trainings per trial, each with its own seed and its own unit of work: the quality is their mean, with its standard error.", 1);
         var attempts = Options.Int("--max-attempts", "Attempts per trial's work before it counts as failed.", 3);
@@ -123,6 +127,7 @@ internal static class ExperimentCommands
                 Quality = p.GetValue(quality)!,
                 ProxySteps = p.GetValue(steps),
                 ProxySeeds = p.GetValue(seeds),
+                Data = p.GetValue(run.Data),
                 MaxAttempts = p.GetValue(attempts),
                 EvaluationTimeoutMs = Seconds(p.GetValue(evalTimeout), "--eval-timeout"),
                 TrainingTimeoutMs = Seconds(p.GetValue(trainTimeout), "--train-timeout"),
@@ -246,7 +251,11 @@ internal static class ExperimentCommands
         var c = new Command("node", "Run a node with any roles (coordinator, evaluator, trainer) until Ctrl+C.");
         var roles = new Option<string>("--roles") { Description = "Comma-separated roles (env NASCLUSTER_ROLES).", DefaultValueFactory = _ => "coordinator,evaluator,trainer" };
         var slots = Options.Int("--slots", "Trainer: proxy trainings at once (env NASCLUSTER_SLOTS).", 1);
-        var data = new Option<string?>("--data") { Description = $"Trainer: Fashion-MNIST directory (default ${FashionMnist.EnvironmentVariable} or {FashionMnist.DefaultDirectory})." };
+        var data = new Option<string?>("--data")
+        {
+            Description = $"Trainer: where this node keeps its dataset (default ${FashionMnist.EnvironmentVariable} or {FashionMnist.DefaultDirectory}); " +
+                          "an experiment's own dataset is looked for where it was recorded, then here, and used only if its content hash matches.",
+        };
         var weights = new Option<string>("--weights-dir") { Description = "Trainer: where trained proxy weights are kept.", DefaultValueFactory = _ => "nascluster-weights" };
         c.Add(roles);
         c.Add(slots);

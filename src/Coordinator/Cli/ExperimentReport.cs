@@ -39,6 +39,18 @@ internal static class ExperimentReport
         w.WriteString("quality", Kinds.Name(spec.QualityMode));
         w.WriteNumber("proxy_steps", spec.ProxySteps);
         w.WriteNumber("proxy_seeds", spec.Seeds);
+        if (spec.Training is { } training)
+        {
+            w.WriteStartObject("proxy_data");
+            w.WriteString("kind", training.Data.Kind);
+            w.WriteString("source", training.Data.Source);
+            w.WriteString("content_hash", training.Data.ContentHash);
+            w.WriteNumber("classes", training.Data.Classes);
+            w.WriteNumber("channels", training.Data.Channels);
+            w.WriteNumber("train_images", training.Data.TrainImages);
+            w.WriteNumber("validation_images", training.Data.ValidationImages);
+            w.WriteEndObject();
+        }
         if (spec.ForkedFrom is not null) w.WriteString("forked_from", spec.ForkedFrom);
         w.WriteNumber("trials_target", spec.Trials);
         w.WriteNumber("trials_proposed", s.Trials.Count);
@@ -138,8 +150,7 @@ internal static class ExperimentReport
         grid.AddRow("search", Markup.Escape($"{Kinds.Name(spec.Controller)}, seed {spec.Seed}, {spec.ModeDescription}"));
         grid.AddRow("objective", Markup.Escape(s.RewardFunction.Describe()));
         grid.AddRow("hardware", Markup.Escape($"{spec.Hardware} ({Kinds.Name(spec.Fidelity)} {spec.SimulatorVersion})"));
-        grid.AddRow("quality", Markup.Escape((spec.QualityMode == QualityMode.Proxy ? $"proxy, {spec.ProxySteps} steps of distillation on Fashion-MNIST" : "synthetic (no training)")
-                                             + (spec.Seeds > 1 ? $"; the mean of {spec.Seeds} seeds per trial, ± its standard error" : "")));
+        grid.AddRow("quality", Markup.Escape(ExperimentSpecs.DescribeQuality(spec)));
         grid.AddRow("trials", $"{tally.Completed} completed, {tally.Failed} failed, {tally.InFlight} in flight of {spec.Trials}" +
                               (tally.Reused > 0 ? $" ({tally.Reused} repeats reused an earlier result)" : ""));
         if (x.Preempted.Count > 0)

@@ -17,7 +17,10 @@ internal static class ProxyCommand
         var steps = Options.Int("--steps", "Training steps (the proxy budget).", new TrainingConfig().Steps);
         var seed = Options.Long("--seed", "Seed of weight initialisation and batch order.", 0);
         var json = new Option<bool>("--json") { Description = "Print a JSON object (score, loss, steps_per_s, wall_s, ...)." };
-        var data = new Option<string?>("--data") { Description = $"Fashion-MNIST directory (default ${FashionMnist.EnvironmentVariable} or {FashionMnist.DefaultDirectory})." };
+        var data = new Option<string?>("--data")
+        {
+            Description = $"Dataset: one folder of PNG/JPEG images per class, or Fashion-MNIST-style IDX files (default ${FashionMnist.EnvironmentVariable} or {FashionMnist.DefaultDirectory}).",
+        };
         var cache = new Option<string?>("--cache-dir") { Description = "Teacher cache directory (default ~/.cache/nascluster/teachers)." };
         var threads = Options.Int("--threads", "libtorch threads (results are reproducible for a given seed and thread count).", Environment.ProcessorCount);
         var width = new Option<double>("--width") { Description = "Width multiplier of the proxy.", DefaultValueFactory = _ => ProxySpec.Default.WidthMultiplier };
@@ -43,6 +46,7 @@ internal static class ProxyCommand
             };
             var config = new TrainingConfig { Steps = n, Seed = p.GetValue(seed), DistillationWeight = p.GetValue(noTeacher) ? 0 : 1 };
             var progress = new Progress<TrainingProgress>(x => o.Err.WriteLine($"step {x.Step}/{x.Steps}  loss {x.Loss:0.0000}  {x.ElapsedSeconds:0.0} s"));
+            var dataset = Datasets.Load(environment.DataDirectory); // a bad dataset is one line and exit 2, before anything trains
             var result = ProxyTrainer.Run(network, config, environment, progress, p.GetValue(save), msg => o.Err.WriteLine(msg));
             if (p.GetValue(json))
                 o.Json(w =>
@@ -61,6 +65,10 @@ internal static class ProxyCommand
                     w.WriteNumber("seed", config.Seed);
                     w.WriteNumber("threads", t);
                     w.WriteNumber("proxy_params", result.Params);
+                    w.WriteString("data", dataset.Directory);
+                    w.WriteString("data_hash", dataset.Fingerprint);
+                    w.WriteNumber("classes", dataset.Classes);
+                    w.WriteNumber("channels", dataset.Channels);
                     if (result.WeightsPath is not null)
                     {
                         w.WriteString("weights_path", result.WeightsPath);
@@ -72,7 +80,8 @@ internal static class ProxyCommand
             {
                 var grid = new Grid().AddColumn().AddColumn();
                 grid.AddRow("network", Markup.Escape(network.Name));
-                grid.AddRow("proxy score", $"{result.Score:P2} validation accuracy (Fashion-MNIST, {FashionMnist.ValidationSize} held-out images)");
+                grid.AddRow("proxy score", Markup.Escape($"{result.Score:P2} validation accuracy ({dataset.Kind} dataset {dataset.Directory}: {dataset.Classes} classes, " +
+                                                         $"{dataset.Validation.Count} held-out images)"));
                 grid.AddRow("loss", $"{result.Loss:0.0000} training (last 10% of steps), {result.ValidationLoss:0.0000} validation");
                 grid.AddRow("speed", $"{result.Steps} steps at {result.StepsPerSecond:0.0} steps/s, {result.WallSeconds:0.0} s wall ({t} threads)");
                 grid.AddRow("proxy size", $"{Format.Count(result.Params)} parameters");

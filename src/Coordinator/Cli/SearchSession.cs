@@ -86,13 +86,14 @@ internal static class SearchSession
             case ResumeExperiment when !ExperimentStore.Exists(db, name):
                 throw new NasInputException($"unknown experiment '{name}' (see `nascluster list`)", db.Display);
         }
-        var quality = command switch
+        var spec = command switch
         {
-            StartExperiment s => s.Spec.QualityMode,
-            _ => ExperimentStore.Load(db, name).State.Spec.QualityMode,
+            StartExperiment s => s.Spec,
+            _ => ExperimentStore.Load(db, name).State.Spec,
         };
-        if (quality == QualityMode.Proxy)
-            ProxyTrainer.Prepare(options.Proxy, log: msg => o.Err.WriteLine(msg)); // dataset present; teacher trained once and cached
+        // The experiment's dataset present (by content hash; --data may say where it is now); its teacher trained once and cached.
+        if (spec.QualityMode == QualityMode.Proxy)
+            ProxyTrainer.Prepare(options.Proxy, log: msg => o.Err.WriteLine(msg), training: spec.Training);
     }
 
     private static async Task<int> RunAsync(CliOutput o, SessionOptions options, object command, string name, bool standalone, DatabaseTarget db,

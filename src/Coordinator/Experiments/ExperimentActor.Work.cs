@@ -84,7 +84,7 @@ public sealed partial class ExperimentActor
         if (d.Work == WorkKind.Cost) SendEvaluation(d.TrialId, d.Attempt);
         else
             _agents[d.Worker].Tell(new WorkAssignment(_name, d.TrialId, d.Attempt, architecture, spec.QualityMode, spec.ProxySteps,
-                spec.TrainingSeed(d.TrialId, d.Unit), DateTimeOffset.UtcNow.Add(timeout).ToUnixTimeMilliseconds(), d.Unit));
+                spec.TrainingSeed(d.TrialId, d.Unit), DateTimeOffset.UtcNow.Add(timeout).ToUnixTimeMilliseconds(), d.Unit, spec.Training));
         Timers.StartSingleTimer(TimerKey(d.TrialId, d.Work, d.Unit), new Deadline(d.TrialId, d.Work, d.Attempt, d.Unit), timeout);
     }
 

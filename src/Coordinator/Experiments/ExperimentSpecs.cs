@@ -39,6 +39,12 @@ public sealed record SearchRequest
 
     /// <summary>The most trainings per trial <c>--proxy-seeds</c> accepts.</summary>
     public const int MaxProxySeeds = 16;
+
+    /// <summary>The proxy's dataset (<c>--data</c>): IDX files or one folder of images per class; null: Fashion-MNIST.</summary>
+    public string? Data { get; init; }
+
+    /// <summary>The distillation teacher's recipe (null: the default); tests use a small one.</summary>
+    public TrainerNode.Training.TeacherConfig? Teacher { get; init; }
     public int MaxAttempts { get; init; } = 3;
     public int EvaluationTimeoutMs { get; init; } = 30_000;
     public int TrainingTimeoutMs { get; init; } = 600_000;
@@ -78,10 +84,35 @@ public static class ExperimentSpecs
             hw.Name, hardwareJson, HardwareFingerprint.Of(hw), hardwareSource, HardwareFingerprint.Describe(hw), fidelity, CostModel.Version,
             new RewardSpec(r.Objective, latency, r.EnergyTargetMj, r.ParamsTarget, reward.W, reward.Beta, reward.InfeasibleReward),
             quality, r.ProxySteps, r.MaxAttempts, r.EvaluationTimeoutMs, r.TrainingTimeoutMs, r.SnapshotEvery, null, window,
-            r.ProxySeeds > 1 ? r.ProxySeeds : 0);
+            r.ProxySeeds > 1 ? r.ProxySeeds : 0, quality == QualityMode.Proxy ? Training(r) : null);
+    }
+
+    /// <summary>
+    /// What a proxy search records of its training: the dataset (read now, so a bad one is refused before the
+    /// search starts, and identified by its content hash) and the recipe, so every trainer, resume and fork
+    /// trains the same way.
+    /// </summary>
+    private static ProxyTraining Training(SearchRequest r)
+    {
+        var environment = new TrainerNode.Training.ProxyEnvironment { DataDirectory = r.Data };
+        if (r.Teacher is not null) environment = environment with { Teacher = r.Teacher };
+        var data = TrainerNode.Data.Datasets.Load(r.Data);
+        return TrainerNode.Training.ProxyRecipes.Describe(data, new TrainerNode.Training.TrainingConfig(), environment);
     }
 
     private const string BuiltIn = "built-in:";
+
+    /// <summary>How status, the report and the model card name a search's quality: proxy or synthetic, the dataset, the seeds.</summary>
+    public static string DescribeQuality(ExperimentSpec spec)
+    {
+        var seeds = spec.Seeds > 1 ? $"; the mean of {spec.Seeds} seeds per trial ± its standard error" : "";
+        if (spec.QualityMode != QualityMode.Proxy) return "synthetic (no training)" + seeds;
+        var data = spec.Training?.Data is { } d
+            ? (d.Kind == "idx" && d.Classes == 10 && d.Source == Path.GetFullPath(TrainerNode.Data.FashionMnist.DefaultDirectory) ? "Fashion-MNIST"
+                : $"{d.Kind} dataset {d.Source}") + $" ({d.Classes} classes, {d.Channels} channel{(d.Channels > 1 ? "s" : "")}, content {d.ContentHash})"
+            : "Fashion-MNIST";
+        return $"proxy, {spec.ProxySteps} steps of distillation on {data}" + seeds;
+    }
 
     /// <summary>The spec of a search run in memory (<see cref="SearchRunner"/>): no files, no hardware of its own, work done inline.</summary>
     public static ExperimentSpec InMemory(Space space, ControllerKind controller, int trials, int batchSize, RewardFunction reward, long seed = 0) =>

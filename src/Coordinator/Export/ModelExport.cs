@@ -114,7 +114,7 @@ public static class ModelExport
                 : $"no proxy weights were kept for trial {t.Id}: weights are kept for Pareto-optimal trials only; export it with fresh weights (omit --weights)");
         if (q.WeightsSha256 is not null && Sha256(q.WeightsPath) != q.WeightsSha256)
             throw new NasInputException($"the proxy weights of trial {t.Id} changed since training ({q.WeightsPath}: SHA-256 differs from the journal's)");
-        return new TrialPlan(t, source, full, ProxyScaling.Scale(full), q.WeightsPath);
+        return new TrialPlan(t, source, full, ProxyScaling.Scale(full, TrainerNode.Training.ProxyRecipes.SpecOf(s.Spec.Training)), q.WeightsPath);
     }
 
     private static ExportedTrial Write(StoredExperiment x, Space space, TrialPlan plan, ExportRequest request, string outDir)
@@ -175,7 +175,7 @@ public static class ModelExport
             {
                 ["reward"] = s.Reward(plan.Trial),
                 ["quality"] = plan.Source.Quality?.Score,
-                ["quality_kind"] = spec.QualityMode == QualityMode.Proxy ? $"proxy accuracy: {spec.ProxySteps} steps of distillation on Fashion-MNIST at proxy scale" : "synthetic (no training)",
+                ["quality_kind"] = spec.QualityMode == QualityMode.Proxy ? $"proxy accuracy at proxy scale: {ExperimentSpecs.DescribeQuality(spec)}" : "synthetic (no training)",
                 ["latency_ms"] = cost.LatencyMs,
                 ["energy_mj"] = cost.EnergyMj,
                 ["params"] = cost.Params,

@@ -53,7 +53,8 @@ public static class ExperimentProtocol
         int SnapshotEvery,
         string? ForkedFrom,
         [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)] int PipelineWindow = 0,
-        [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)] int ProxySeeds = 0)
+        [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)] int ProxySeeds = 0,
+        [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] ProxyTraining? Training = null)
     {
         /// <summary>
         /// Trainings per trial (<c>--proxy-seeds</c>): a trial's quality is the mean of this many proxy trainings with
@@ -81,6 +82,26 @@ public static class ExperimentProtocol
             var m => $"{Kinds.Name(m)} batches of {BatchSize}",
         };
     }
+
+    /// <summary>
+    /// Everything a proxy training needs to be done again the same way: the dataset (by content hash), the
+    /// recipe, the proxy's scaling and the teacher's recipe. Recorded in every proxy experiment created since
+    /// it exists and sent with every assignment, so a resumed or forked search, or another trainer node, trains
+    /// exactly as the first did (older experiments have none: the defaults of their time, which these equal).
+    /// </summary>
+    public sealed record ProxyTraining(ProxyDataset Data, int BatchSize, double LearningRate, double Temperature, double DistillationWeight,
+        double WidthMultiplier, int Resolution, ProxyTeacherRecipe Teacher);
+
+    /// <summary>
+    /// A proxy dataset: its kind ("idx": Fashion-MNIST-style IDX files; "folder": one folder of images per class),
+    /// where it was found, the hash of its content (what is trained on, after decoding and resizing), its classes
+    /// and channels, and the sizes of its training and validation splits.
+    /// </summary>
+    public sealed record ProxyDataset(string Kind, string Source, string ContentHash, int Classes, int Channels, int TrainImages, int ValidationImages,
+        IReadOnlyList<string>? ClassNames = null);
+
+    /// <summary>The distillation teacher's recipe (its cache key is derived from it and the dataset's content hash).</summary>
+    public sealed record ProxyTeacherRecipe(int Steps, int BatchSize, double LearningRate, long Seed, int[] Widths);
 
     // Commands and replies.
 

@@ -27,8 +27,9 @@ public static class TrainingProtocol
     /// Train trial <paramref name="TrialId"/> (attempt <paramref name="Attempt"/>) of an experiment; answer with <see cref="WorkResult"/> before
     /// the deadline. <paramref name="Unit"/>: which of the trial's trainings (seeds) this is; each is its own work.
     /// </summary>
+    /// <remarks><paramref name="Training"/>: the dataset and recipe the experiment recorded (null for experiments older than that: the node's defaults).</remarks>
     public sealed record WorkAssignment(string Experiment, int TrialId, int Attempt, string ArchitectureJson, QualityMode QualityMode, int Steps, long Seed, long DeadlineUnixMs,
-        int Unit = 0) : ITrainingMessage;
+        int Unit = 0, ExperimentProtocol.ProxyTraining? Training = null) : ITrainingMessage;
 
     /// <summary>An agent had no free slot after all; the experiment puts the work back.</summary>
     public sealed record WorkRefused(string Experiment, int TrialId, int Attempt, int Unit = 0) : ITrainingMessage;

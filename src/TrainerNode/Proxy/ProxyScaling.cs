@@ -4,7 +4,7 @@ using NasCluster.Shared.Util;
 namespace NasCluster.TrainerNode.Proxy;
 
 /// <summary>How a candidate is shrunk into its trainable proxy.</summary>
-public sealed record ProxySpec(double WidthMultiplier = 0.25, int Resolution = 32, int MinFeatureMap = 2, int Classes = 10, int MinChannels = 2)
+public sealed record ProxySpec(double WidthMultiplier = 0.25, int Resolution = 32, int MinFeatureMap = 2, int Classes = 10, int MinChannels = 2, int InputChannels = 1)
 {
     public static ProxySpec Default { get; } = new();
 }
@@ -13,14 +13,14 @@ public sealed record ProxySpec(double WidthMultiplier = 0.25, int Resolution = 3
 /// Turns a candidate network into its proxy instance: the same IR — same layers, kernels, groups
 /// structure, residuals — scaled down so thousands can be trained on a CPU:
 /// <list type="bullet">
-/// <item>the input becomes 32×32×1 (Fashion-MNIST's 28×28 padded by 2);</item>
+/// <item>the input becomes 32×32 with the dataset's channels (1 for Fashion-MNIST, padded from 28×28; 1 or 3 for a user's own);</item>
 /// <item>every channel count c becomes max(2, round(c·w)) (w = 0.25 by default), applied per original
 /// count so tensors that must match (residual adds) still match;</item>
 /// <item>depthwise convs stay depthwise; other group convs keep their group count when the scaled widths
 /// allow it (always, for the built-in spaces at w = 1/4), else the largest divisor of it that does;</item>
 /// <item>a stride (conv or pooling) that would shrink the feature map below 2×2 becomes 1 with same
 /// padding, so the last feature map stays at least 2×2;</item>
-/// <item>the classifier's output layer predicts the 10 Fashion-MNIST classes.</item>
+/// <item>the classifier's output layer predicts the dataset's classes (10 for Fashion-MNIST).</item>
 /// </list>
 /// Only image classifiers have a proxy; other tasks are rejected with a clear message.
 /// </summary>
@@ -50,7 +50,7 @@ public static class ProxyScaling
             var ins = layer.Inputs.Select(n => shapes[n]).ToArray();
             Op op = layer.Op switch
             {
-                InputOp => new InputOp(new TensorShape(spec.Resolution, spec.Resolution, 1)),
+                InputOp => new InputOp(new TensorShape(spec.Resolution, spec.Resolution, spec.InputChannels)),
                 Conv2DOp c => ScaleConv(c, original, ins[0], layer.Name == classifier ? spec.Classes : C(c.Filters), spec),
                 DenseOp d => d with { Units = layer.Name == classifier ? spec.Classes : C(d.Units) },
                 PoolOp p => CapStride(p, ins[0], spec),

@@ -5,15 +5,14 @@ using static TorchSharp.torch;
 namespace NasCluster.TrainerNode.Training;
 
 /// <summary>
-/// A split as tensors: images padded from 28×28 to 32×32 (the proxy input), normalised with
-/// Fashion-MNIST's mean 0.2860 and std 0.3530, labels as int64. Built once per process and split and
-/// shared read-only by every training that runs in it.
+/// A split as tensors: images of C × 32 × 32 (the proxy input; smaller IDX images such as Fashion-MNIST's
+/// 28×28 padded, centred), normalised per channel with the split's mean and std (Fashion-MNIST's 0.2860 and
+/// 0.3530 for IDX data), labels as int64. Built once per process and split and shared read-only by every
+/// training that runs in it.
 /// </summary>
 public sealed class DatasetTensors
 {
-    public const float Mean = 0.2860f;
-    public const float Std = 0.3530f;
-    public const int Size = 32;
+    public const int Size = Data.DataLimits.Resolution;
 
     private static readonly Dictionary<ImageSet, DatasetTensors> Built = new(ReferenceEqualityComparer.Instance);
 
@@ -34,14 +33,22 @@ public sealed class DatasetTensors
         lock (Built)
         {
             if (Built.TryGetValue(set, out var t)) return t;
-            var pad = (Size - set.Height) / 2;
-            var floats = new float[set.Count * Size * Size];
-            Array.Fill(floats, -Mean / Std);
+            var (padTop, padLeft) = ((Size - set.Height) / 2, (Size - set.Width) / 2);
+            var channels = set.Channels;
+            var plane = Size * Size;
+            var floats = new float[set.Count * channels * plane];
             for (var i = 0; i < set.Count; i++)
-                for (var r = 0; r < set.Height; r++)
-                    for (var c = 0; c < set.Width; c++)
-                        floats[i * Size * Size + (r + pad) * Size + c + pad] = (set.Pixels[i * set.PixelsPerImage + r * set.Width + c] / 255f - Mean) / Std;
-            var images = torch.tensor(floats, [set.Count, 1, Size, Size]).DetachFromDisposeScope();
+                for (var ch = 0; ch < channels; ch++)
+                {
+                    var (mean, std) = (set.Mean[ch], set.Std[ch]);
+                    var target = (i * channels + ch) * plane;
+                    floats.AsSpan(target, plane).Fill(-mean / std);
+                    var source = i * set.PixelsPerImage + ch * set.Height * set.Width;
+                    for (var r = 0; r < set.Height; r++)
+                        for (var c = 0; c < set.Width; c++)
+                            floats[target + (r + padTop) * Size + c + padLeft] = (set.Pixels[source + r * set.Width + c] / 255f - mean) / std;
+                }
+            var images = torch.tensor(floats, [set.Count, channels, Size, Size]).DetachFromDisposeScope();
             var labels = torch.tensor(set.Labels.Select(l => (long)l).ToArray(), [set.Count]).DetachFromDisposeScope();
             t = new DatasetTensors(images, labels);
             Built[set] = t;

@@ -5,12 +5,14 @@ using NasCluster.Shared.Architecture;
 using NasCluster.Shared.Util;
 using NasCluster.TrainerNode.Data;
 using NasCluster.TrainerNode.Proxy;
+using static NasCluster.Shared.Protocol.ExperimentProtocol;
 
 namespace NasCluster.TrainerNode.Training;
 
 /// <summary>Where a trainer finds its data and teacher, and how it shrinks candidates.</summary>
 public sealed record ProxyEnvironment
 {
+    /// <summary>The dataset (Fashion-MNIST-style IDX files, or one folder per class); null: Fashion-MNIST where the Debian package puts it.</summary>
     public string? DataDirectory { get; init; }
     public string? TeacherCacheDirectory { get; init; }
     public ProxySpec Spec { get; init; } = ProxySpec.Default;
@@ -29,21 +31,30 @@ public static class ProxyTrainer
     /// on a missing dataset and the first trial does not carry the teacher's minutes.
     /// </summary>
     /// <exception cref="NasInputException">The dataset is missing.</exception>
-    public static void Prepare(ProxyEnvironment environment, bool distillation = true, Action<string>? log = null, CancellationToken cancel = default)
+    public static void Prepare(ProxyEnvironment environment, bool distillation = true, Action<string>? log = null, ProxyTraining? training = null,
+        CancellationToken cancel = default)
     {
-        var data = FashionMnist.Load(environment.DataDirectory);
+        var data = Data(environment, training);
+        if (training is not null) environment = ProxyRecipes.Apply(training, new TrainingConfig(), environment).Environment;
         if (distillation) Teacher.GetOrTrain(data, environment.Teacher, environment.TeacherCacheDirectory, log, cancel);
     }
+
+    /// <summary>The dataset to train on: the one an experiment recorded (by content hash), else the environment's.</summary>
+    public static DatasetSplits Data(ProxyEnvironment environment, ProxyTraining? training = null) =>
+        training is null ? Datasets.Load(environment.DataDirectory) : Datasets.Resolve(training.Data, environment.DataDirectory);
 
     /// <summary>
     /// Trains one candidate. Problems of the candidate (cannot be scaled or built, diverges) are a failed
     /// result with the reason; problems of the environment (no dataset) throw <see cref="NasInputException"/>;
-    /// cancellation throws <see cref="OperationCanceledException"/>.
+    /// cancellation throws <see cref="OperationCanceledException"/>. With <paramref name="training"/> (what an
+    /// experiment recorded) the dataset, recipe and scaling are exactly those, whatever the environment's defaults.
     /// </summary>
     public static ProxyResult Run(Network candidate, TrainingConfig config, ProxyEnvironment environment, IProgress<TrainingProgress>? progress = null,
-        string? saveWeightsTo = null, Action<string>? log = null, CancellationToken cancel = default)
+        string? saveWeightsTo = null, Action<string>? log = null, ProxyTraining? training = null, CancellationToken cancel = default)
     {
-        var data = FashionMnist.Load(environment.DataDirectory);
+        var data = Data(environment, training);
+        if (training is not null) (config, environment) = ProxyRecipes.Apply(training, config, environment);
+        environment = environment with { Spec = ProxyRecipes.For(environment.Spec, data) };
         var teacher = config.DistillationWeight > 0
             ? Teacher.GetOrTrain(data, environment.Teacher, environment.TeacherCacheDirectory, log, cancel)
             : null;

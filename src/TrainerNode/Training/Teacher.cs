@@ -50,10 +50,11 @@ public static class Teacher
         : Path.Combine(Environment.GetEnvironmentVariable("XDG_CACHE_HOME") is { Length: > 0 } x ? x
             : Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".cache"), "nascluster", "teachers");
 
-    public static Network Architecture(TeacherConfig config)
+    /// <summary>The teacher for a dataset of <paramref name="channels"/> input channels and <paramref name="classes"/> classes (Fashion-MNIST: 1, 10).</summary>
+    public static Network Architecture(TeacherConfig config, int channels = 1, int classes = FashionMnist.Classes)
     {
         var b = new NetworkBuilder("teacher");
-        var x = b.Input(DatasetTensors.Size, DatasetTensors.Size, 1);
+        var x = b.Input(DatasetTensors.Size, DatasetTensors.Size, channels);
         for (var s = 0; s < config.Widths.Length; s++)
         {
             using var _ = b.Scope($"stage{s}");
@@ -62,13 +63,13 @@ public static class Teacher
             if (s + 1 < config.Widths.Length) x = b.Pool(x, PoolKind.Max, 2, 2, Padding.Valid, "pool");
         }
         x = b.GlobalPool(x);
-        return b.Build(b.Dense(x, FashionMnist.Classes, name: "logits"));
+        return b.Build(b.Dense(x, classes, name: "logits"));
     }
 
     /// <summary>The cache key: everything that determines the teacher's weights.</summary>
     public static string Key(TeacherConfig config, DatasetSplits data)
     {
-        var text = $"v{FormatVersion}|{Architecture(config).Hash}|{data.Fingerprint}|{config.Steps}|{config.BatchSize}|{config.LearningRate:R}|{config.Seed}";
+        var text = $"v{FormatVersion}|{Architecture(config, data.Channels, data.Classes).Hash}|{data.Fingerprint}|{config.Steps}|{config.BatchSize}|{config.LearningRate:R}|{config.Seed}";
         return Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(text)))[..24];
     }
 
@@ -102,7 +103,7 @@ public static class Teacher
 
         log?.Invoke($"training the teacher once ({config.Steps} steps; cached in {target})");
         var clock = Stopwatch.StartNew();
-        var network = Architecture(config);
+        var network = Architecture(config, data.Channels, data.Classes);
         var module = TrainingLoop.Build(network, config.Seed);
         var train = DatasetTensors.Of(data.Train);
         TrainingLoop.Train(module, train, null,
@@ -134,11 +135,11 @@ public static class Teacher
     {
         using var meta = JsonDocument.Parse(File.ReadAllText(Path.Combine(target, "teacher.json")));
         var bytes = File.ReadAllBytes(Path.Combine(target, "train-logits.bin"));
-        var expected = (long)data.Train.Count * FashionMnist.Classes * sizeof(float);
+        var expected = (long)data.Train.Count * data.Classes * sizeof(float);
         if (bytes.Length != expected) throw new InvalidDataException($"teacher cache {target} is corrupt: {bytes.Length} bytes of logits, expected {expected}");
         var floats = new float[bytes.Length / sizeof(float)];
         Buffer.BlockCopy(bytes, 0, floats, 0, bytes.Length);
-        var logits = torch.tensor(floats, [data.Train.Count, FashionMnist.Classes]).DetachFromDisposeScope();
+        var logits = torch.tensor(floats, [data.Train.Count, data.Classes]).DetachFromDisposeScope();
         var root = meta.RootElement;
         return new TeacherArtifacts(key, target, logits, root.GetProperty("test_accuracy").GetDouble(), root.GetProperty("validation_accuracy").GetDouble(),
             root.GetProperty("train_seconds").GetDouble(), FromCache: true);

@@ -59,6 +59,7 @@ public static class TrainingLoop
         var optimizer = optim.Adam(module.parameters(), config.LearningRate);
         var rng = new DeterministicRng(unchecked((ulong)config.Seed * 0x9E3779B97F4A7C15UL + 1));
         var n = (int)data.Count;
+        var batch = Math.Min(config.BatchSize, n); // a small dataset of the user's: the whole split per step at most
         var order = Enumerable.Range(0, n).ToArray();
         var position = n;
         var tail = Math.Max(1, config.Steps / 10);
@@ -72,7 +73,7 @@ public static class TrainingLoop
             for (var step = 0; step < config.Steps; step++)
             {
                 cancel.ThrowIfCancellationRequested();
-                if (position + config.BatchSize > n)
+                if (position + batch > n)
                 {
                     for (var i = n - 1; i > 0; i--)
                     {
@@ -86,8 +87,8 @@ public static class TrainingLoop
                 double lossValue;
                 using (var scope = torch.NewDisposeScope())
                 {
-                    var index = torch.tensor(order.AsSpan(position, config.BatchSize).ToArray().Select(i => (long)i).ToArray());
-                    position += config.BatchSize;
+                    var index = torch.tensor(order.AsSpan(position, batch).ToArray().Select(i => (long)i).ToArray());
+                    position += batch;
                     var x = data.Images.index_select(0, index);
                     var y = data.Labels.index_select(0, index);
                     optimizer.zero_grad();

@@ -208,7 +208,8 @@ public sealed class TrainerAgent : ReceiveActor, IWithTimers
         if (Interlocked.Exchange(ref _threadsSet, 1) == 0) // libtorch's thread pool is per process: set once, before the first training
             TorchSharp.torch.set_num_threads(settings.TorchThreads > 0 ? settings.TorchThreads : Math.Max(1, Environment.ProcessorCount / Math.Max(1, settings.Slots)));
         var weights = Path.Combine(settings.WeightsDirectory, w.Experiment, $"trial{w.TrialId}{(w.Unit > 0 ? $"-seed{w.Unit}" : "")}-{network.Hash[..16]}.bin");
-        var r = ProxyTrainer.Run(network, settings.Defaults with { Steps = w.Steps, Seed = w.Seed }, settings.Environment, saveWeightsTo: weights, cancel: cancel);
+        var r = ProxyTrainer.Run(network, settings.Defaults with { Steps = w.Steps, Seed = w.Seed }, settings.Environment, saveWeightsTo: weights, cancel: cancel,
+            training: w.Training);
         return new ProxyOutcome(r.Succeeded, r.FailureReason, r.Score, r.Loss, r.ValidationLoss, r.StepsPerSecond, r.WallSeconds, r.Steps, r.Params,
             r.ArchitectureHash, r.WeightsPath, r.WeightsSha256);
     }

@@ -40,7 +40,7 @@ public sealed class ProxyWeightsExportTests : IDisposable
             TeacherCacheDirectory = Path.Combine(_dir, "teacher"),
             Teacher = new TeacherConfig { Steps = 40, Widths = [8, 16, 32], Seed = 7 },
         };
-        var spec = ExperimentSpecs.Build(Specs.Request("proxy", trials: 6, batch: 3) with { Quality = "proxy", ProxySteps = 5 });
+        var spec = ExperimentSpecs.Build(Specs.Request("proxy", trials: 6, batch: 3) with { Quality = "proxy", ProxySteps = 5, Teacher = environment.Teacher });
         await using (var node = await Nodes.Start(db, ["coordinator", "evaluator", "trainer"], trainer: new TrainerAgentSettings("t", 1, environment, weights)))
         {
             var done = await Nodes.StartSearch(node, spec);

@@ -48,8 +48,9 @@ public class ProxyCliTests
     public void Bad_proxy_input_exits_2_with_a_reason()
     {
         using var dir = new TempDir();
+        File.WriteAllBytes(dir.File("train-images-idx3-ubyte.gz"), []); // the IDX layout, three files short
         CliResult.Run("proxy", "mobilenet-v2", "--steps", "5", "--no-distillation", "--data", dir.Path)
-            .AssertBadInput("Fashion-MNIST not found", "dataset-fashion-mnist");
+            .AssertBadInput("Fashion-MNIST not found", "train-labels-idx1-ubyte.gz", "dataset-fashion-mnist");
         var detector = CliResult.Run("proxy", "ssdlite-mobilenet-v2", "--steps", "5", "--no-distillation");
         Assert.Equal(2, detector.ExitCode);
         Assert.Contains("error: cannot build the proxy", detector.Err);
