@@ -9,7 +9,7 @@
 set -euo pipefail
 case "${1:-}" in
   "") packages=(dataset-fashion-mnist) ;;
-  test) packages=(dataset-fashion-mnist postgresql python3 python3-torch python3-torchvision python3-onnx python3-grpcio python3-grpc-tools python3-optuna chromium chromium-driver) ;;
+  test) packages=(dataset-fashion-mnist postgresql python3 python3-torch python3-torchvision python3-pil python3-onnx python3-grpcio python3-grpc-tools python3-optuna chromium chromium-driver) ;;
   *) packages=("$@") ;;
 esac
 missing=()
