@@ -5,6 +5,7 @@ using NasCluster.Shared.Architecture;
 using NasCluster.Shared.SearchSpace;
 using NasCluster.Shared.Util;
 using NasCluster.TrainerNode.Data;
+using NasCluster.TrainerNode.Proxy;
 using NasCluster.TrainerNode.Training;
 
 namespace NasCluster.Bench;
@@ -23,10 +24,10 @@ internal static class ProxyBench
 {
     private const int RecordVersion = 2;
 
-    /// <summary>The bench's candidates: the first <paramref name="count"/> samples of the classification space for a seed.</summary>
-    public static List<Network> Candidates(int seed, int count)
+    /// <summary>The bench's candidates: the first <paramref name="count"/> samples of a space (the classification space by default) for a seed.</summary>
+    public static List<Network> Candidates(int seed, int count, string spaceName = SpaceName)
     {
-        var space = BuiltInSpaces.Load(SpaceName);
+        var space = BuiltInSpaces.Load(spaceName);
         var rng = new DeterministicRng((ulong)seed);
         return Enumerable.Range(0, count).Select(_ => space.Build(space.Sample(rng))).ToList();
     }
@@ -45,6 +46,17 @@ internal static class ProxyBench
         var batch = BenchArgs.Int(args, "--batch", new TrainingConfig().BatchSize);
         var threads = BenchArgs.Int(args, "--threads", Environment.ProcessorCount);
         var runsPath = Path.GetFullPath(BenchArgs.Text(args, "--runs") ?? Path.Combine("bench", "out", "proxy-runs.jsonl"));
+        var spaceName = BenchArgs.Text(args, "--space") ?? SpaceName;
+        ProxyTask task;
+        try
+        {
+            task = ProxyTasks.Parse(BuiltInSpaces.Load(spaceName).Task);
+        }
+        catch (NasInputException e)
+        {
+            Console.Error.WriteLine($"proxy: {e.Message}");
+            return 2;
+        }
         if (count < 2 || steps < 1 || factor < 1 || referenceSteps < 1 || batch < 1 || referenceSeeds < 1 || proxySeeds < 1 || threads < 1)
         {
             Console.Error.WriteLine("proxy: --candidates must be >= 2; --steps, --batch, --factor, --reference-steps, --reference-seeds, --proxy-seeds and --threads >= 1");
@@ -52,19 +64,30 @@ internal static class ProxyBench
         }
         TorchSharp.torch.set_num_threads(threads);
 
-        var candidates = Candidates(seed, count);
+        var candidates = Candidates(seed, count, spaceName);
         if (args.Contains("--list"))
         {
             for (var i = 0; i < candidates.Count; i++) Console.WriteLine($"{i} {candidates[i].Hash}");
             return 0;
         }
         var environment = new ProxyEnvironment();
-        var teacher = Teacher.GetOrTrain(FashionMnist.Load(), environment.Teacher, null, Console.WriteLine);
-        var runs = new RunsFile(runsPath, $"v{RecordVersion}|{teacher.Key}|{environment.Spec}|{threads}");
-        Console.WriteLine($"teacher: test accuracy {teacher.TestAccuracy:P2} ({(teacher.FromCache ? "cached" : "trained now")})");
-        Console.WriteLine($"proxy validity: {count} candidates of {SpaceName} (seed {seed}), proxy {steps} steps of batch {batch} (training seed 0) vs reference " +
+        RunsFile runs;
+        if (task == ProxyTask.Classification)
+        {
+            var teacher = Teacher.GetOrTrain(FashionMnist.Load(), environment.Teacher, null, Console.WriteLine);
+            runs = new RunsFile(runsPath, $"v{RecordVersion}|{teacher.Key}|{environment.Spec}|{threads}");
+            Console.WriteLine($"teacher: test accuracy {teacher.TestAccuracy:P2} ({(teacher.FromCache ? "cached" : "trained now")})");
+        }
+        else
+        {
+            // Segmentation trains without a teacher: the scenes and the scaling determine a run.
+            runs = new RunsFile(runsPath, $"v{RecordVersion}|{ProxyTasks.Name(task)}|{FashionMnist.Load().Fingerprint}|{environment.Scenes}|{environment.Spec}|{threads}");
+            Console.WriteLine($"segmentation: scenes {environment.Scenes}; per-pixel cross-entropy, score mIoU on the validation scenes");
+        }
+        var metric = task == ProxyTask.Segmentation ? "mIoU" : "acc";
+        Console.WriteLine($"proxy validity: {count} candidates of {spaceName} (seed {seed}), proxy {steps} steps of batch {batch} (training seed 0) vs reference " +
                           $"{referenceSteps} steps (mean of training seeds 0..{referenceSeeds - 1}), {threads} threads; runs file {runsPath} ({runs.Count} runs on record)");
-        Console.WriteLine($"{"#",3} {"params",8} {"proxy acc",10} {"proxy s",8} {"ref acc (per seed)",-24} {"ref mean",9}");
+        Console.WriteLine($"{"#",3} {"params",8} {"proxy " + metric,10} {"proxy s",8} {"ref " + metric + " (per seed)",-24} {"ref mean",9}");
 
         var proxy = new List<double>();
         var wall = new List<double>();
@@ -121,7 +144,7 @@ internal static class ProxyBench
         var sorted = wall.Order().ToList();
         Console.WriteLine($"proxy wall time per candidate: mean {wall.Average():0.0} s, median {sorted[sorted.Count / 2]:0.0} s, max {wall.Max():0.0} s, " +
                           $"{wall.Count(w => w > 30)} of {wall.Count} over 30 s   (goal <= 30 s on 2 cores)");
-        Console.WriteLine($"reference accuracy range {mean.Min():P2} - {mean.Max():P2} (mean over seeds); proxy range {proxy.Min():P2} - {proxy.Max():P2}");
+        Console.WriteLine($"reference {metric} range {mean.Min():P2} - {mean.Max():P2} (mean over seeds); proxy range {proxy.Min():P2} - {proxy.Max():P2}");
         if (failed > 0) Console.WriteLine($"{failed} candidate(s) failed to train and are left out");
         return 0;
     }

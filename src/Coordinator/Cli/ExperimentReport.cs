@@ -39,6 +39,11 @@ internal static class ExperimentReport
         w.WriteString("quality", Kinds.Name(spec.QualityMode));
         w.WriteNumber("proxy_steps", spec.ProxySteps);
         w.WriteNumber("proxy_seeds", spec.Seeds);
+        if (spec.QualityMode == QualityMode.Proxy)
+        {
+            w.WriteString("proxy_task", spec.Training?.Task ?? "classification");
+            w.WriteString("proxy_metric", spec.Training?.Task == "segmentation" ? "mIoU" : "accuracy");
+        }
         if (spec.Training is { } training)
         {
             w.WriteStartObject("proxy_data");

@@ -57,6 +57,7 @@ internal static class ProxyCommand
                     w.WriteBoolean("succeeded", result.Succeeded);
                     if (result.FailureReason is not null) w.WriteString("failure", result.FailureReason);
                     w.WriteNumber("score", result.Score);
+                    w.WriteString("metric", result.Metric);
                     w.WriteNumber("loss", result.Loss);
                     w.WriteNumber("validation_loss", result.ValidationLoss);
                     w.WriteNumber("steps_per_s", result.StepsPerSecond);
@@ -80,8 +81,10 @@ internal static class ProxyCommand
             {
                 var grid = new Grid().AddColumn().AddColumn();
                 grid.AddRow("network", Markup.Escape(network.Name));
-                grid.AddRow("proxy score", Markup.Escape($"{result.Score:P2} validation accuracy ({dataset.Kind} dataset {dataset.Directory}: {dataset.Classes} classes, " +
-                                                         $"{dataset.Validation.Count} held-out images)"));
+                grid.AddRow("proxy score", Markup.Escape(result.Metric == "mIoU"
+                    ? $"{result.Score:P2} validation mIoU ({environment.Scenes.ValidationScenes} scenes of items from {dataset.Kind} dataset {dataset.Directory}: " +
+                      $"{dataset.Classes} classes and the background)"
+                    : $"{result.Score:P2} validation accuracy ({dataset.Kind} dataset {dataset.Directory}: {dataset.Classes} classes, {dataset.Validation.Count} held-out images)"));
                 grid.AddRow("loss", $"{result.Loss:0.0000} training (last 10% of steps), {result.ValidationLoss:0.0000} validation");
                 grid.AddRow("speed", $"{result.Steps} steps at {result.StepsPerSecond:0.0} steps/s, {result.WallSeconds:0.0} s wall ({t} threads)");
                 grid.AddRow("proxy size", $"{Format.Count(result.Params)} parameters");

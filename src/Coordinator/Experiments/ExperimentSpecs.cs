@@ -61,8 +61,9 @@ public static class ExperimentSpecs
         var spaceJson = File.Exists(r.Space) ? File.ReadAllText(r.Space) : BuiltInSpaces.Text(space.Name);
         var spaceSource = File.Exists(r.Space) ? Path.GetFullPath(r.Space) : $"{BuiltIn}{space.Name}";
         if (!Kinds.TryParse<QualityMode>(r.Quality, out var quality)) throw new NasInputException($"--quality must be 'proxy' or 'synthetic' (got '{r.Quality}')");
-        if (space.Task != "classification" && quality == QualityMode.Proxy)
-            throw new NasInputException($"space '{space.Name}' is a {space.Task} space; the quality proxy trains image classifiers (use --quality synthetic to exercise the search without training)");
+        if (space.Task is not ("classification" or "segmentation") && quality == QualityMode.Proxy)
+            throw new NasInputException($"space '{space.Name}' is a {space.Task} space; the quality proxies train image classifiers and segmenters " +
+                                        "(use --quality synthetic to exercise the search without training)");
         var controller = Controllers.Parse(r.Controller);
         if (r.Trials < 1) throw new NasInputException($"--trials must be at least 1 (got {r.Trials})");
         if (r.BatchSize < 1) throw new NasInputException($"--batch must be at least 1 (got {r.BatchSize})");
@@ -84,7 +85,7 @@ public static class ExperimentSpecs
             hw.Name, hardwareJson, HardwareFingerprint.Of(hw), hardwareSource, HardwareFingerprint.Describe(hw), fidelity, CostModel.Version,
             new RewardSpec(r.Objective, latency, r.EnergyTargetMj, r.ParamsTarget, reward.W, reward.Beta, reward.InfeasibleReward),
             quality, r.ProxySteps, r.MaxAttempts, r.EvaluationTimeoutMs, r.TrainingTimeoutMs, r.SnapshotEvery, null, window,
-            r.ProxySeeds > 1 ? r.ProxySeeds : 0, quality == QualityMode.Proxy ? Training(r) : null);
+            r.ProxySeeds > 1 ? r.ProxySeeds : 0, quality == QualityMode.Proxy ? Training(r, space.Task) : null);
     }
 
     /// <summary>
@@ -92,12 +93,14 @@ public static class ExperimentSpecs
     /// search starts, and identified by its content hash) and the recipe, so every trainer, resume and fork
     /// trains the same way.
     /// </summary>
-    private static ProxyTraining Training(SearchRequest r)
+    private static ProxyTraining Training(SearchRequest r, string task)
     {
         var environment = new TrainerNode.Training.ProxyEnvironment { DataDirectory = r.Data };
         if (r.Teacher is not null) environment = environment with { Teacher = r.Teacher };
         var data = TrainerNode.Data.Datasets.Load(r.Data);
-        return TrainerNode.Training.ProxyRecipes.Describe(data, new TrainerNode.Training.TrainingConfig(), environment);
+        var proxyTask = TrainerNode.Proxy.ProxyTasks.Parse(task);
+        if (proxyTask == TrainerNode.Proxy.ProxyTask.Segmentation) TrainerNode.Data.Scenes.For(data, environment.Scenes); // a dataset scenes cannot be made of: refused now
+        return TrainerNode.Training.ProxyRecipes.Describe(data, new TrainerNode.Training.TrainingConfig(), environment, proxyTask);
     }
 
     private const string BuiltIn = "built-in:";
@@ -111,6 +114,9 @@ public static class ExperimentSpecs
             ? (d.Kind == "idx" && d.Classes == 10 && d.Source == Path.GetFullPath(TrainerNode.Data.FashionMnist.DefaultDirectory) ? "Fashion-MNIST"
                 : $"{d.Kind} dataset {d.Source}") + $" ({d.Classes} classes, {d.Channels} channel{(d.Channels > 1 ? "s" : "")}, content {d.ContentHash})"
             : "Fashion-MNIST";
+        if (spec.Training is { Task: "segmentation", Scenes: { } scenes })
+            return $"proxy, {spec.ProxySteps} steps of per-pixel cross-entropy on {scenes.Canvas}×{scenes.Canvas} scenes of 1–{scenes.MaxItems} items from {data}; " +
+                   $"score mIoU on {scenes.ValidationScenes} validation scenes" + seeds;
         return $"proxy, {spec.ProxySteps} steps of distillation on {data}" + seeds;
     }
 

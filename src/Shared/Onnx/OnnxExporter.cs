@@ -123,6 +123,32 @@ public static class OnnxExporter
                     Activation(layer, sum, add.Activation);
                     break;
                 }
+                case WeightedAddOp wa:
+                {
+                    // BiFPN's fast normalised fusion, sum_k relu(w_k) x_k / (sum_k relu(w_k) + 1e-4): the trained
+                    // weights are constants at inference, so the coefficients are folded here (Mul by a scalar, then Add).
+                    var w = weights($"l{i}_fusion") ?? throw new NasInputException($"layer '{layer.Name}': no weights 'l{i}_fusion' to export");
+                    if (w.Length != inputs.Length)
+                        throw new NasInputException($"layer '{layer.Name}': weights 'l{i}_fusion' have {w.Length} values, the layer fuses {inputs.Length} inputs");
+                    var positive = w.Select(v => Math.Max(0f, v)).ToArray();
+                    var total = positive.Sum() + 1e-4f;
+                    string? sum = null;
+                    for (var k = 0; k < inputs.Length; k++)
+                    {
+                        var scaled = $"{layer.Name}/scaled{k}";
+                        Node("Mul", $"{layer.Name}/Mul{k}", [inputs[k], Scalar(layer.Name + "/coefficient", positive[k] / total)], scaled);
+                        if (sum is null)
+                        {
+                            sum = scaled;
+                            continue;
+                        }
+                        var target = k == inputs.Length - 1 && wa.Activation == ActivationKind.None ? layer.Name : $"{layer.Name}/sum{k}";
+                        Node("Add", $"{layer.Name}/Add{k}", [sum, scaled], target);
+                        sum = target;
+                    }
+                    Activation(layer, sum!, wa.Activation);
+                    break;
+                }
                 case MultiplyOp:
                 {
                     var product = inputs[0];

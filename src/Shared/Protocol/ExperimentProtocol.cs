@@ -89,8 +89,26 @@ public static class ExperimentProtocol
     /// it exists and sent with every assignment, so a resumed or forked search, or another trainer node, trains
     /// exactly as the first did (older experiments have none: the defaults of their time, which these equal).
     /// </summary>
+    /// <param name="Data">The dataset, identified by its content hash.</param>
+    /// <param name="BatchSize">The student's batch.</param>
+    /// <param name="LearningRate">The student's peak learning rate (Adam, cosine decay).</param>
+    /// <param name="Temperature">The distillation temperature.</param>
+    /// <param name="DistillationWeight">Weight of the distillation term (0: cross-entropy only, as segmentation trains).</param>
+    /// <param name="WidthMultiplier">The proxy's width multiplier.</param>
+    /// <param name="Resolution">The proxy's input side (32 for classification, the scene canvas for segmentation).</param>
+    /// <param name="Teacher">The teacher's recipe.</param>
+    /// <param name="Task">What the proxy trains: null for classification (so classification records keep their bytes), "segmentation".</param>
+    /// <param name="Scenes">Segmentation: how the scenes are built from the dataset's images.</param>
     public sealed record ProxyTraining(ProxyDataset Data, int BatchSize, double LearningRate, double Temperature, double DistillationWeight,
-        double WidthMultiplier, int Resolution, ProxyTeacherRecipe Teacher);
+        double WidthMultiplier, int Resolution, ProxyTeacherRecipe Teacher,
+        [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? Task = null,
+        [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] ProxyScenes? Scenes = null);
+
+    /// <summary>
+    /// How the segmentation proxy's scenes are built from a dataset's images: the canvas side, items per scene
+    /// (1 to MaxItems), scene counts, the placement seed, the mask threshold and the largest overlap allowed.
+    /// </summary>
+    public sealed record ProxyScenes(int Canvas, int MaxItems, int TrainScenes, int ValidationScenes, long Seed, int MaskThreshold, double MaxOverlap);
 
     /// <summary>
     /// A proxy dataset: its kind ("idx": Fashion-MNIST-style IDX files; "folder": one folder of images per class),

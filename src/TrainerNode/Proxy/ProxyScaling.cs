@@ -4,7 +4,8 @@ using NasCluster.Shared.Util;
 namespace NasCluster.TrainerNode.Proxy;
 
 /// <summary>How a candidate is shrunk into its trainable proxy.</summary>
-public sealed record ProxySpec(double WidthMultiplier = 0.25, int Resolution = 32, int MinFeatureMap = 2, int Classes = 10, int MinChannels = 2, int InputChannels = 1)
+public sealed record ProxySpec(double WidthMultiplier = 0.25, int Resolution = 32, int MinFeatureMap = 2, int Classes = 10, int MinChannels = 2, int InputChannels = 1,
+    ProxyTask Task = ProxyTask.Classification)
 {
     public static ProxySpec Default { get; } = new();
 }
@@ -20,9 +21,12 @@ public sealed record ProxySpec(double WidthMultiplier = 0.25, int Resolution = 3
 /// allow it (always, for the built-in spaces at w = 1/4), else the largest divisor of it that does;</item>
 /// <item>a stride (conv or pooling) that would shrink the feature map below 2×2 becomes 1 with same
 /// padding, so the last feature map stays at least 2×2;</item>
-/// <item>the classifier's output layer predicts the dataset's classes (10 for Fashion-MNIST).</item>
+/// <item>the classifier's output layer predicts the dataset's classes (10 for Fashion-MNIST);</item>
+/// <item>segmentation: the input becomes the scene canvas (64×64×1), every resize's target scales with the
+/// input (at least the 2×2 floor, so a resize still meets the map it is fused with), and the per-pixel
+/// logits layer predicts the scene's classes (background and the dataset's).</item>
 /// </list>
-/// Only image classifiers have a proxy; other tasks are rejected with a clear message.
+/// Image classifiers and segmenters have a proxy; other tasks are rejected with a clear message.
 /// </summary>
 public static class ProxyScaling
 {
@@ -32,12 +36,14 @@ public static class ProxyScaling
         if (spec.WidthMultiplier <= 0 || spec.WidthMultiplier > 4) throw new NasInputException($"width multiplier must be in (0, 4] (got {spec.WidthMultiplier})");
         var inputs = network.Layers.Where(l => l.Op is InputOp).ToList();
         if (inputs.Count != 1 || ((InputOp)inputs[0].Op).Kind != InputKind.Image)
-            throw new NasInputException($"'{network.Name}' is not an image classifier (the proxy trains image classifiers on Fashion-MNIST)");
-        if (network.Outputs.Length != 1 || network.ShapeOf(network.Outputs[0]) is not { Height: 1, Width: 1 })
-            throw new NasInputException($"'{network.Name}' is not a classifier: its output is not a 1x1xclasses vector (detection and segmentation have no proxy)");
-        var unsupported = network.Layers.FirstOrDefault(l => l.Op is MatMulOp or EmbeddingOp or SoftmaxOp or ResizeOp or ReshapeOp);
+            throw new NasInputException($"'{network.Name}' is not an image network (the image proxies train one image input)");
+        var task = ProxyTasks.Of(network);
+        if (task != spec.Task)
+            throw new NasInputException($"'{network.Name}' is a {ProxyTasks.Name(task)} network; this proxy trains {ProxyTasks.Name(spec.Task)}");
+        var unsupported = network.Layers.FirstOrDefault(l => l.Op is MatMulOp or EmbeddingOp or SoftmaxOp or ReshapeOp || (l.Op is ResizeOp && task == ProxyTask.Classification));
         if (unsupported is not null)
-            throw new NasInputException($"'{network.Name}' uses {OpNames.Of(unsupported.Op)} (layer '{unsupported.Name}'), which the image-classification proxy does not train");
+            throw new NasInputException($"'{network.Name}' uses {OpNames.Of(unsupported.Op)} (layer '{unsupported.Name}'), which the {ProxyTasks.Name(task)} proxy does not train");
+        var ratio = (double)spec.Resolution / ((InputOp)inputs[0].Op).Shape.Height;
 
         var classifier = ClassifierLayer(network);
         int C(int c) => Math.Max(spec.MinChannels, (int)Math.Round(c * spec.WidthMultiplier, MidpointRounding.AwayFromZero));
@@ -54,13 +60,21 @@ public static class ProxyScaling
                 Conv2DOp c => ScaleConv(c, original, ins[0], layer.Name == classifier ? spec.Classes : C(c.Filters), spec),
                 DenseOp d => d with { Units = layer.Name == classifier ? spec.Classes : C(d.Units) },
                 PoolOp p => CapStride(p, ins[0], spec),
+                ResizeOp r => r with
+                {
+                    Height = Math.Max(spec.MinFeatureMap, (int)Math.Round(r.Height * ratio)),
+                    Width = Math.Max(spec.MinFeatureMap, (int)Math.Round(r.Width * ratio)),
+                },
                 _ => layer.Op,
             };
             var scaled = layer with { Op = op };
             shapes[layer.Name] = LayerSemantics.Analyze(scaled, ins).OutputShape;
             layers.Add(scaled);
         }
-        return new Network($"{network.Name}@proxy", layers, network.Outputs);
+        var proxy = new Network($"{network.Name}@proxy", layers, network.Outputs);
+        if (task == ProxyTask.Segmentation && proxy.ShapeOf(proxy.Outputs[0]) is var o && (o.Height, o.Width) != (spec.Resolution, spec.Resolution))
+            throw new NasInputException($"'{network.Name}': its per-pixel output would be {o.Height}×{o.Width} at proxy scale, not the {spec.Resolution}×{spec.Resolution} scene");
+        return proxy;
     }
 
     private static Conv2DOp ScaleConv(Conv2DOp c, LayerInfo original, TensorShape input, int filters, ProxySpec spec)

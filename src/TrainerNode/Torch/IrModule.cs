@@ -112,6 +112,15 @@ public sealed class IrModule : nn.Module<Tensor, Tensor>
                 return a => a.Skip(1).Aggregate(a[0], (s, t) => s * t);
             case ConcatOp:
                 return a => torch.cat(a, 1);
+            case ResizeOp r:
+            {
+                // Nearest: floor of the asymmetric source coordinate; bilinear: half-pixel centres (align_corners
+                // false) — the ONNX exporter's coordinate_transformation_mode for each, so exports compute the same.
+                long[] size = [r.Height, r.Width];
+                return r.Mode == ResizeMode.Nearest
+                    ? a => F.interpolate(a[0], size, mode: InterpolationMode.Nearest)
+                    : a => F.interpolate(a[0], size, mode: InterpolationMode.Bilinear, align_corners: false);
+            }
             case PoolOp p:
             {
                 var pads = p.Padding == Padding.Same ? SamePadding(x.Height, x.Width, p.Kernel, p.Kernel, p.Stride, 1) : null;

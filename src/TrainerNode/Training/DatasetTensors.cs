@@ -14,7 +14,7 @@ public sealed class DatasetTensors
 {
     public const int Size = Data.DataLimits.Resolution;
 
-    private static readonly Dictionary<ImageSet, DatasetTensors> Built = new(ReferenceEqualityComparer.Instance);
+    private static readonly Dictionary<object, DatasetTensors> Built = new(ReferenceEqualityComparer.Instance);
 
     private DatasetTensors(Tensor images, Tensor labels)
     {
@@ -50,6 +50,22 @@ public sealed class DatasetTensors
                 }
             var images = torch.tensor(floats, [set.Count, channels, Size, Size]).DetachFromDisposeScope();
             var labels = torch.tensor(set.Labels.Select(l => (long)l).ToArray(), [set.Count]).DetachFromDisposeScope();
+            t = new DatasetTensors(images, labels);
+            Built[set] = t;
+            return t;
+        }
+    }
+
+    /// <summary>Scenes as tensors: images [N, 1, S, S] normalised with the training scenes' mean and std, labels [N, S, S] (bytes: 0 background, 1 + class).</summary>
+    public static DatasetTensors Of(SceneSet set)
+    {
+        lock (Built)
+        {
+            if (Built.TryGetValue(set, out var t)) return t;
+            var floats = new float[set.Pixels.Length];
+            for (var i = 0; i < floats.Length; i++) floats[i] = (set.Pixels[i] / 255f - set.Mean) / set.Std;
+            var images = torch.tensor(floats, [set.Count, 1, set.Size, set.Size]).DetachFromDisposeScope();
+            var labels = torch.tensor(set.Masks, [set.Count, set.Size, set.Size]).DetachFromDisposeScope();
             t = new DatasetTensors(images, labels);
             Built[set] = t;
             return t;

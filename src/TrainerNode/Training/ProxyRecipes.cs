@@ -6,17 +6,26 @@ namespace NasCluster.TrainerNode.Training;
 
 /// <summary>
 /// Between a trainer's settings and what an experiment records of them (<see cref="ProxyTraining"/>): the
-/// coordinator records the dataset and recipe a search will train with, and every trainer that gets an
+/// coordinator records the task, dataset and recipe a search will train with, and every trainer that gets an
 /// assignment trains with exactly that, whatever its own defaults.
 /// </summary>
 public static class ProxyRecipes
 {
-    /// <summary>What an experiment records: the dataset (content hash included), the student's recipe and scaling, the teacher's recipe.</summary>
-    public static ProxyTraining Describe(DatasetSplits data, TrainingConfig config, ProxyEnvironment environment) =>
-        new(data.Describe(), config.BatchSize, config.LearningRate, config.Temperature, config.DistillationWeight,
-            environment.Spec.WidthMultiplier, environment.Spec.Resolution,
-            new ProxyTeacherRecipe(environment.Teacher.Steps, environment.Teacher.BatchSize, environment.Teacher.LearningRate, environment.Teacher.Seed,
-                environment.Teacher.Widths));
+    /// <summary>
+    /// What an experiment records: the task, the dataset (content hash included), the student's recipe and scaling,
+    /// the teacher's recipe and, for segmentation, the scenes (trained without a teacher: the record says weight 0).
+    /// </summary>
+    public static ProxyTraining Describe(DatasetSplits data, TrainingConfig config, ProxyEnvironment environment, ProxyTask task = ProxyTask.Classification)
+    {
+        var teacher = new ProxyTeacherRecipe(environment.Teacher.Steps, environment.Teacher.BatchSize, environment.Teacher.LearningRate, environment.Teacher.Seed,
+            environment.Teacher.Widths);
+        if (task == ProxyTask.Classification)
+            return new(data.Describe(), config.BatchSize, config.LearningRate, config.Temperature, config.DistillationWeight,
+                environment.Spec.WidthMultiplier, environment.Spec.Resolution, teacher);
+        var s = environment.Scenes;
+        return new(data.Describe(), config.BatchSize, config.LearningRate, config.Temperature, 0, environment.Spec.WidthMultiplier, s.Canvas, teacher,
+            ProxyTasks.Name(task), new ProxyScenes(s.Canvas, s.MaxItems, s.TrainScenes, s.ValidationScenes, unchecked((long)s.Seed), s.MaskThreshold, s.MaxOverlap));
+    }
 
     /// <summary>The recipe and environment a recorded training means (the steps and seed come with the assignment).</summary>
     public static (TrainingConfig Config, ProxyEnvironment Environment) Apply(ProxyTraining training, TrainingConfig config, ProxyEnvironment environment) =>
@@ -29,7 +38,7 @@ public static class ProxyRecipes
         },
         environment with
         {
-            Spec = environment.Spec with { WidthMultiplier = training.WidthMultiplier, Resolution = training.Resolution },
+            Spec = environment.Spec with { WidthMultiplier = training.WidthMultiplier, Resolution = training.Resolution, Task = ProxyTasks.Parse(training.Task) },
             Teacher = new TeacherConfig
             {
                 Steps = training.Teacher.Steps,
@@ -38,19 +47,23 @@ public static class ProxyRecipes
                 Seed = training.Teacher.Seed,
                 Widths = training.Teacher.Widths,
             },
+            Scenes = training.Scenes is { } s
+                ? new SceneRecipe(s.Canvas, s.MaxItems, s.TrainScenes, s.ValidationScenes, unchecked((ulong)s.Seed), s.MaskThreshold, s.MaxOverlap)
+                : environment.Scenes,
         });
 
     /// <summary>The proxy scaling a recorded training used (null: the defaults of experiments older than recording it).</summary>
     public static ProxySpec SpecOf(ProxyTraining? training) =>
         training is null ? ProxySpec.Default
-        : ProxySpec.Default with
-        {
-            WidthMultiplier = training.WidthMultiplier,
-            Resolution = training.Resolution,
-            Classes = training.Data.Classes,
-            InputChannels = training.Data.Channels,
-        };
+        : Shape(ProxySpec.Default with { WidthMultiplier = training.WidthMultiplier, Resolution = training.Resolution, Task = ProxyTasks.Parse(training.Task) },
+            training.Data.Classes, training.Data.Channels);
 
-    /// <summary>The proxy scaling for a dataset: its channels in, its classes out.</summary>
-    public static ProxySpec For(ProxySpec spec, DatasetSplits data) => spec with { Classes = data.Classes, InputChannels = data.Channels };
+    /// <summary>The proxy scaling for a task on a dataset: classification takes its channels in and its classes out; segmentation its scenes (grey, background + classes).</summary>
+    public static ProxySpec For(ProxySpec spec, DatasetSplits data) => Shape(spec, data.Classes, data.Channels);
+
+    private static ProxySpec Shape(ProxySpec spec, int classes, int channels) => spec.Task switch
+    {
+        ProxyTask.Segmentation => spec with { Classes = classes + 1, InputChannels = 1 },
+        _ => spec with { Classes = classes, InputChannels = channels },
+    };
 }

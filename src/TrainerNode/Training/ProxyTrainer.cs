@@ -5,6 +5,7 @@ using NasCluster.Shared.Architecture;
 using NasCluster.Shared.Util;
 using NasCluster.TrainerNode.Data;
 using NasCluster.TrainerNode.Proxy;
+using NasCluster.TrainerNode.Torch;
 using static NasCluster.Shared.Protocol.ExperimentProtocol;
 
 namespace NasCluster.TrainerNode.Training;
@@ -17,6 +18,9 @@ public sealed record ProxyEnvironment
     public string? TeacherCacheDirectory { get; init; }
     public ProxySpec Spec { get; init; } = ProxySpec.Default;
     public TeacherConfig Teacher { get; init; } = new();
+
+    /// <summary>How segmentation scenes are built from the dataset (an experiment's record overrides it).</summary>
+    public SceneRecipe Scenes { get; init; } = SceneRecipe.Default;
 }
 
 /// <summary>
@@ -36,7 +40,8 @@ public static class ProxyTrainer
     {
         var data = Data(environment, training);
         if (training is not null) environment = ProxyRecipes.Apply(training, new TrainingConfig(), environment).Environment;
-        if (distillation) Teacher.GetOrTrain(data, environment.Teacher, environment.TeacherCacheDirectory, log, cancel);
+        if (environment.Spec.Task == ProxyTask.Segmentation) Scenes.For(data, environment.Scenes); // no teacher: built once, checked now
+        else if (distillation) Teacher.GetOrTrain(data, environment.Teacher, environment.TeacherCacheDirectory, log, cancel);
     }
 
     /// <summary>The dataset to train on: the one an experiment recorded (by content hash), else the environment's.</summary>
@@ -54,15 +59,31 @@ public static class ProxyTrainer
     {
         var data = Data(environment, training);
         if (training is not null) (config, environment) = ProxyRecipes.Apply(training, config, environment);
-        environment = environment with { Spec = ProxyRecipes.For(environment.Spec, data) };
-        var teacher = config.DistillationWeight > 0
-            ? Teacher.GetOrTrain(data, environment.Teacher, environment.TeacherCacheDirectory, log, cancel)
-            : null;
+        else
+        {
+            // Not recorded (the proxy command, benchmarks): the candidate says what it is.
+            ProxyTask task;
+            try
+            {
+                task = ProxyTasks.Of(candidate);
+            }
+            catch (NasInputException e)
+            {
+                return ProxyResult.Failed($"cannot build the proxy: {e.Message}", candidate.Hash);
+            }
+            environment = environment with
+            {
+                Spec = environment.Spec with { Task = task, Resolution = task == ProxyTask.Segmentation ? environment.Scenes.Canvas : environment.Spec.Resolution },
+            };
+        }
+        var job = environment.Spec.Task == ProxyTask.Segmentation
+            ? SegmentationJob(data, environment, ref config)
+            : ClassificationJob(data, environment, config, log, cancel);
         var clock = Stopwatch.StartNew();
         Network proxy;
         try
         {
-            proxy = ProxyScaling.Scale(candidate, environment.Spec);
+            proxy = ProxyScaling.Scale(candidate, job.Spec);
         }
         catch (NasInputException e)
         {
@@ -71,8 +92,8 @@ public static class ProxyTrainer
         try
         {
             using var module = TrainingLoop.Build(proxy, config.Seed);
-            var (loss, rate) = TrainingLoop.Train(module, DatasetTensors.Of(data.Train), teacher?.TrainLogits, config, cancel, progress);
-            var (accuracy, validationLoss) = TrainingLoop.Evaluate(module, DatasetTensors.Of(data.Validation));
+            var (loss, rate) = TrainingLoop.Train(module, job.Train, job.TeacherLogits, config, cancel, progress);
+            var (score, validationLoss) = job.Evaluate(module);
             string? sha = null;
             if (saveWeightsTo is not null)
             {
@@ -85,7 +106,8 @@ public static class ProxyTrainer
             return new ProxyResult
             {
                 Succeeded = true,
-                Score = accuracy,
+                Score = score,
+                Metric = job.Metric,
                 Loss = loss,
                 ValidationLoss = validationLoss,
                 StepsPerSecond = rate,
@@ -109,5 +131,32 @@ public static class ProxyTrainer
         {
             return ProxyResult.Failed($"libtorch failed: {e.Message.Split('\n')[0]}", candidate.Hash, clock.Elapsed.TotalSeconds);
         }
+    }
+
+    /// <summary>What differs between the tasks: the scaling, the data, the teacher's soft targets and how a trained proxy is scored.</summary>
+    private sealed record Job(ProxySpec Spec, DatasetTensors Train, TorchSharp.torch.Tensor? TeacherLogits, string Metric, Func<IrModule, (double Score, double Loss)> Evaluate);
+
+    private static Job ClassificationJob(DatasetSplits data, ProxyEnvironment environment, TrainingConfig config, Action<string>? log, CancellationToken cancel)
+    {
+        var teacher = config.DistillationWeight > 0
+            ? Teacher.GetOrTrain(data, environment.Teacher, environment.TeacherCacheDirectory, log, cancel)
+            : null;
+        var validation = DatasetTensors.Of(data.Validation);
+        return new Job(ProxyRecipes.For(environment.Spec, data), DatasetTensors.Of(data.Train), teacher?.TrainLogits, "accuracy",
+            module => TrainingLoop.Evaluate(module, validation));
+    }
+
+    /// <summary>Segmentation: scenes of the dataset's items, per-pixel cross-entropy without a teacher, scored by mIoU on the validation scenes.</summary>
+    private static Job SegmentationJob(DatasetSplits data, ProxyEnvironment environment, ref TrainingConfig config)
+    {
+        var (train, validation) = Scenes.For(data, environment.Scenes);
+        config = config with { DistillationWeight = 0 };
+        var spec = ProxyRecipes.For(environment.Spec with { Resolution = environment.Scenes.Canvas }, data);
+        var scenes = DatasetTensors.Of(validation);
+        return new Job(spec, DatasetTensors.Of(train), null, "mIoU", module =>
+        {
+            var (confusion, loss) = TrainingLoop.Confusion(module, scenes, spec.Classes);
+            return (SegmentationMetrics.MeanIoU(confusion), loss);
+        });
     }
 }

@@ -90,9 +90,9 @@ public static class TrainingLoop
                     var index = torch.tensor(order.AsSpan(position, batch).ToArray().Select(i => (long)i).ToArray());
                     position += batch;
                     var x = data.Images.index_select(0, index);
-                    var y = data.Labels.index_select(0, index);
+                    var y = data.Labels.index_select(0, index).to_type(ScalarType.Int64);
                     optimizer.zero_grad();
-                    var logits = module.forward(x).flatten(1);
+                    var logits = Predictions(module.forward(x));
                     var loss = F.cross_entropy(logits, y);
                     if (teacherLogits is not null && config.DistillationWeight > 0)
                     {
@@ -141,13 +141,52 @@ public static class TrainingLoop
             {
                 using var scope = torch.NewDisposeScope();
                 var len = Math.Min(batch, data.Count - start);
-                var logits = module.forward(data.Images.narrow(0, start, len)).flatten(1);
-                var y = data.Labels.narrow(0, start, len);
+                var logits = Predictions(module.forward(data.Images.narrow(0, start, len)));
+                var y = data.Labels.narrow(0, start, len).to_type(ScalarType.Int64);
                 correct += logits.argmax(1).eq(y).sum().item<long>();
                 loss += F.cross_entropy(logits, y, reduction: nn.Reduction.Sum).item<float>();
             }
         }
         return ((double)correct / data.Count, loss / data.Count);
+    }
+
+    /// <summary>
+    /// A classifier's 1×1 logits as [batch, classes]; a dense prediction (per-pixel logits, [batch, classes, H, W])
+    /// as it is: cross-entropy and argmax over dimension 1 serve both.
+    /// </summary>
+    private static Tensor Predictions(Tensor output) =>
+        output.dim() == 4 && output.shape[2] == 1 && output.shape[3] == 1 ? output.flatten(1) : output;
+
+    /// <summary>
+    /// The confusion matrix [truth, predicted] over every pixel of a split of scenes, and the mean per-pixel
+    /// cross-entropy, in evaluation mode (<see cref="SegmentationMetrics"/> turns it into mIoU).
+    /// </summary>
+    public static (long[,] Confusion, double Loss) Confusion(IrModule module, DatasetTensors data, int classes, int batch = 100)
+    {
+        module.eval();
+        var counts = new long[classes * classes];
+        double loss = 0;
+        long pixels = 0;
+        using (torch.no_grad())
+        {
+            for (long start = 0; start < data.Count; start += batch)
+            {
+                using var scope = torch.NewDisposeScope();
+                var len = Math.Min(batch, data.Count - start);
+                var logits = Predictions(module.forward(data.Images.narrow(0, start, len)));
+                var y = data.Labels.narrow(0, start, len).to_type(ScalarType.Int64);
+                loss += F.cross_entropy(logits, y, reduction: nn.Reduction.Sum).item<float>();
+                pixels += y.numel();
+                var pairs = (y * classes + logits.argmax(1)).flatten();
+                var bins = torch.bincount(pairs, minlength: classes * classes).data<long>().ToArray();
+                for (var i = 0; i < counts.Length; i++) counts[i] += bins[i];
+            }
+        }
+        var confusion = new long[classes, classes];
+        for (var t = 0; t < classes; t++)
+            for (var p = 0; p < classes; p++)
+                confusion[t, p] = counts[t * classes + p];
+        return (confusion, loss / Math.Max(1, pixels));
     }
 
     /// <summary>Logits of <paramref name="module"/> on a whole split (the teacher's soft targets).</summary>

@@ -54,8 +54,11 @@ public sealed record ProxyResult
     public required bool Succeeded { get; init; }
     public string? FailureReason { get; init; }
 
-    /// <summary>Accuracy on the fixed validation split: the proxy score.</summary>
+    /// <summary>The proxy score on the fixed validation split: accuracy (classification) or mean IoU (segmentation).</summary>
     public double Score { get; init; }
+
+    /// <summary>What <see cref="Score"/> measures: "accuracy" or "mIoU".</summary>
+    public string Metric { get; init; } = "accuracy";
 
     /// <summary>Mean training loss over the last tenth of the steps.</summary>
     public double Loss { get; init; }

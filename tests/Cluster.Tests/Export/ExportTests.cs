@@ -112,6 +112,34 @@ public sealed class ExportTests : IDisposable
     }
 
     [Fact]
+    public void A_segmentation_proxy_with_resizes_and_weighted_fusions_computes_the_same_in_onnx_runtime()
+    {
+        var space = NasCluster.Shared.SearchSpace.BuiltInSpaces.Load("autoseg-edgetpu");
+        var candidate = space.Build(space.Sample(new NasCluster.Shared.Util.DeterministicRng(2)));
+        var net = NasCluster.TrainerNode.Proxy.ProxyScaling.Scale(candidate,
+            NasCluster.TrainerNode.Proxy.ProxySpec.Default with { Task = NasCluster.TrainerNode.Proxy.ProxyTask.Segmentation, Resolution = 64, Classes = 11 });
+        Assert.Contains(net.Layers, l => l.Op is ResizeOp { Mode: ResizeMode.Nearest });
+        Assert.Contains(net.Layers, l => l.Op is ResizeOp { Mode: ResizeMode.Bilinear });
+        Assert.Contains(net.Layers, l => l.Op is WeightedAddOp);
+        using var module = TrainingLoop.Build(net, 4);
+        using (torch.no_grad())
+        {
+            // Fusion weights away from 1, one of them negative (clipped to 0 by the fusion), so the folding is really tested.
+            var g = new torch.Generator(9);
+            foreach (var (name, p) in module.named_parameters())
+                if (name.EndsWith("_fusion", StringComparison.Ordinal)) p.copy_(torch.rand(p.shape, generator: g) * 2 - 0.3);
+        }
+        var weights = IrWeights.Of(module);
+        var onnx = OnnxExporter.Export(net, n => weights.GetValueOrDefault(n));
+        var input = RandomInput(64 * 64, 8);
+        var expected = Torch(module, input, [1, 1, 64, 64]);
+        var actual = Ort(onnx, input, [1, 1, 64, 64]);
+        Assert.Equal(11 * 64 * 64, actual.Length);
+        var worst = expected.Zip(actual).Max(p => Math.Abs(p.Item1 - p.Item2));
+        Assert.True(worst < 1e-4, $"largest difference {worst}");
+    }
+
+    [Fact]
     public void A_missing_or_mis_sized_weight_and_an_op_it_cannot_write_are_named()
     {
         var net = EveryOp();

@@ -1,0 +1,51 @@
+using NasCluster.Shared.Architecture;
+using NasCluster.Shared.Util;
+
+namespace NasCluster.TrainerNode.Proxy;
+
+/// <summary>What a proxy trains a candidate to do, and so its data, loss and score.</summary>
+public enum ProxyTask
+{
+    /// <summary>Image classification: accuracy on the dataset's validation split.</summary>
+    Classification,
+
+    /// <summary>Semantic segmentation of scenes built from the dataset's images: mean IoU on the validation scenes.</summary>
+    Segmentation,
+}
+
+/// <summary>Names of the proxy tasks and which one a network is.</summary>
+public static class ProxyTasks
+{
+    public static string Name(ProxyTask task) => task switch
+    {
+        ProxyTask.Segmentation => "segmentation",
+        _ => "classification",
+    };
+
+    /// <exception cref="NasInputException">Not a task a proxy trains.</exception>
+    public static ProxyTask Parse(string? name) => name switch
+    {
+        null or "classification" => ProxyTask.Classification,
+        "segmentation" => ProxyTask.Segmentation,
+        _ => throw new NasInputException($"no proxy trains the task '{name}' (known: classification, segmentation)"),
+    };
+
+    /// <summary>
+    /// The task of a network, from its shape: one image input and one output that is 1×1×classes is a classifier;
+    /// one output at the input's resolution (per-pixel logits) is a segmenter.
+    /// </summary>
+    /// <exception cref="NasInputException">Neither: a detector (several outputs), a text model, anything else.</exception>
+    public static ProxyTask Of(Network network)
+    {
+        var inputs = network.Layers.Where(l => l.Op is InputOp).Select(l => (InputOp)l.Op).ToList();
+        if (inputs.Count != 1 || inputs[0].Kind != InputKind.Image)
+            throw new NasInputException($"'{network.Name}' is not an image network: no proxy trains it (the proxies train image classifiers and segmenters)");
+        if (network.Outputs.Length != 1)
+            throw new NasInputException($"'{network.Name}' has {network.Outputs.Length} outputs (a detector?): no proxy trains it (the proxies train image classifiers and segmenters)");
+        var output = network.ShapeOf(network.Outputs[0]);
+        if (output is { Height: 1, Width: 1 }) return ProxyTask.Classification;
+        if ((output.Height, output.Width) == (inputs[0].Shape.Height, inputs[0].Shape.Width)) return ProxyTask.Segmentation;
+        throw new NasInputException($"'{network.Name}' is neither a classifier (1×1×classes output) nor a segmenter (output at the input's " +
+                                    $"{inputs[0].Shape.Height}×{inputs[0].Shape.Width}): its output is {output.Height}×{output.Width}×{output.Channels}");
+    }
+}
