@@ -96,7 +96,7 @@ internal static class ExperimentCommands
         var latency = new Option<double?>("--latency-target-ms") { Description = "Latency target T0 in ms (default 1.5)." };
         var energy = new Option<double?>("--energy-target-mj") { Description = "Energy target in mJ per inference (adds an energy term)." };
         var parameters = new Option<double?>("--params-target") { Description = "Parameter-count target (adds a size term)." };
-        var quality = new Option<string>("--quality") { Description = "proxy (distillation on Fashion-MNIST or the dataset of --data) or synthetic (no training; for trying the machinery).", DefaultValueFactory = _ => "proxy" };
+        var quality = new Option<string>("--quality") { Description = "proxy (train a scaled-down candidate: classifiers by distillation on Fashion-MNIST or the dataset of --data, segmenters on scenes of its items) or synthetic (no training; for trying the machinery).", DefaultValueFactory = _ => "proxy" };
         var steps = Options.Int("--proxy-steps", "Training steps per proxy.", 300);
         var seeds = Options.Int("--proxy-seeds", "Proxy trainings per trial, each with its own seed and its own unit of work: the quality is their mean, with its standard error.", 1);
         var attempts = Options.Int("--max-attempts", "Attempts per trial's work before it counts as failed.", 3);

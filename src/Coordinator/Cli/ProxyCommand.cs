@@ -12,7 +12,7 @@ internal static class ProxyCommand
 {
     public static Command Build()
     {
-        var proxy = new Command("proxy", "Train the quality proxy of a zoo model or arch.json (distillation on Fashion-MNIST) and print its score.");
+        var proxy = new Command("proxy", "Train the quality proxy of a zoo model or arch.json (a classifier: distillation on Fashion-MNIST or --data; a segmenter: scenes of its items, mIoU) and print its score.");
         var target = new Argument<string>("TARGET") { Description = "A zoo name or an arch.json file (an image classifier)." };
         var steps = Options.Int("--steps", "Training steps (the proxy budget).", new TrainingConfig().Steps);
         var seed = Options.Long("--seed", "Seed of weight initialisation and batch order.", 0);
