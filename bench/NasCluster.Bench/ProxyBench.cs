@@ -81,8 +81,8 @@ internal static class ProxyBench
         else
         {
             // Segmentation trains without a teacher: the scenes and the scaling determine a run.
-            runs = new RunsFile(runsPath, $"v{RecordVersion}|{ProxyTasks.Name(task)}|{FashionMnist.Load().Fingerprint}|{environment.Scenes}|{environment.Spec}|{threads}");
-            Console.WriteLine($"segmentation: scenes {environment.Scenes}; per-pixel cross-entropy, score mIoU on the validation scenes");
+            runs = new RunsFile(runsPath, $"v{RecordVersion}|{ProxyTasks.Name(task)}|{FashionMnist.Load().Fingerprint}|{environment.ScenesFor(task)}|{environment.Spec}|{threads}");
+            Console.WriteLine($"{ProxyTasks.Name(task)}: scenes {environment.ScenesFor(task)}; no teacher, score {ProxyTasks.Metric(task)} on the validation scenes");
         }
         var metric = task == ProxyTask.Segmentation ? "mIoU" : "acc";
         Console.WriteLine($"proxy validity: {count} candidates of {spaceName} (seed {seed}), proxy {steps} steps of batch {batch} (training seed 0) vs reference " +
@@ -95,12 +95,12 @@ internal static class ProxyBench
         var reference = Enumerable.Range(0, referenceSeeds).Select(_ => new List<double>()).ToArray();
         var otherProxies = Enumerable.Range(1, proxySeeds - 1).Select(_ => new List<double>()).ToArray();
         var failed = 0;
-        var proxyRecipe = new TrainingConfig { Steps = steps, BatchSize = batch };
+        var proxyRecipe = TrainingConfig.For(task) with { Steps = steps, BatchSize = batch };
         for (var i = 0; i < candidates.Count; i++)
         {
             var p = runs.GetOrRun(candidates[i], proxyRecipe, environment);
             var r = Enumerable.Range(0, referenceSeeds)
-                .Select(s => runs.GetOrRun(candidates[i], new TrainingConfig { Steps = referenceSteps, Seed = s }, environment)).ToArray();
+                .Select(s => runs.GetOrRun(candidates[i], TrainingConfig.For(task) with { Steps = referenceSteps, Seed = s }, environment)).ToArray();
             var q = Enumerable.Range(1, proxySeeds - 1)
                 .Select(s => runs.GetOrRun(candidates[i], proxyRecipe with { Seed = s }, environment)).ToArray();
             if (!p.Succeeded || r.Any(x => !x.Succeeded) || q.Any(x => !x.Succeeded))

@@ -113,7 +113,7 @@ public class ProxyScalingTests
     }
 
     [Theory]
-    [InlineData("ssdlite-mobilenet-v2", "has 2 outputs (a detector?)")]
+    [InlineData("ssdlite-mobilenet-v2", "is a detection network; this proxy trains classification")]
     [InlineData("deeplabv3plus-mobilenet-v2", "is a segmentation network; this proxy trains classification")]
     [InlineData("mobilebert", "not an image network")]
     public void Other_tasks_have_no_classification_proxy(string name, string reason)

@@ -42,7 +42,7 @@ internal static class ExperimentReport
         if (spec.QualityMode == QualityMode.Proxy)
         {
             w.WriteString("proxy_task", spec.Training?.Task ?? "classification");
-            w.WriteString("proxy_metric", spec.Training?.Task == "segmentation" ? "mIoU" : "accuracy");
+            w.WriteString("proxy_metric", ExperimentSpecs.QualityMetric(spec));
         }
         if (spec.Training is { } training)
         {

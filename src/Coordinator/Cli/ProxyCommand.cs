@@ -44,7 +44,16 @@ internal static class ProxyCommand
                 TeacherCacheDirectory = p.GetValue(cache),
                 Spec = ProxySpec.Default with { WidthMultiplier = w },
             };
-            var config = new TrainingConfig { Steps = n, Seed = p.GetValue(seed), DistillationWeight = p.GetValue(noTeacher) ? 0 : 1 };
+            ProxyTask task;
+            try
+            {
+                task = ProxyTasks.Of(network);
+            }
+            catch (NasInputException e)
+            {
+                throw new NasInputException($"cannot build the proxy: {e.Message}");
+            }
+            var config = TrainingConfig.For(task) with { Steps = n, Seed = p.GetValue(seed), DistillationWeight = p.GetValue(noTeacher) ? 0 : 1 };
             var progress = new Progress<TrainingProgress>(x => o.Err.WriteLine($"step {x.Step}/{x.Steps}  loss {x.Loss:0.0000}  {x.ElapsedSeconds:0.0} s"));
             var dataset = Datasets.Load(environment.DataDirectory); // a bad dataset is one line and exit 2, before anything trains
             var result = ProxyTrainer.Run(network, config, environment, progress, p.GetValue(save), msg => o.Err.WriteLine(msg));
@@ -81,8 +90,8 @@ internal static class ProxyCommand
             {
                 var grid = new Grid().AddColumn().AddColumn();
                 grid.AddRow("network", Markup.Escape(network.Name));
-                grid.AddRow("proxy score", Markup.Escape(result.Metric == "mIoU"
-                    ? $"{result.Score:P2} validation mIoU ({environment.Scenes.ValidationScenes} scenes of items from {dataset.Kind} dataset {dataset.Directory}: " +
+                grid.AddRow("proxy score", Markup.Escape(result.Metric != "accuracy"
+                    ? $"{result.Score:P2} validation {result.Metric} ({environment.ScenesFor(task).ValidationScenes} scenes of items from {dataset.Kind} dataset {dataset.Directory}: " +
                       $"{dataset.Classes} classes and the background)"
                     : $"{result.Score:P2} validation accuracy ({dataset.Kind} dataset {dataset.Directory}: {dataset.Classes} classes, {dataset.Validation.Count} held-out images)"));
                 grid.AddRow("loss", $"{result.Loss:0.0000} training (last 10% of steps), {result.ValidationLoss:0.0000} validation");

@@ -61,8 +61,8 @@ public static class ExperimentSpecs
         var spaceJson = File.Exists(r.Space) ? File.ReadAllText(r.Space) : BuiltInSpaces.Text(space.Name);
         var spaceSource = File.Exists(r.Space) ? Path.GetFullPath(r.Space) : $"{BuiltIn}{space.Name}";
         if (!Kinds.TryParse<QualityMode>(r.Quality, out var quality)) throw new NasInputException($"--quality must be 'proxy' or 'synthetic' (got '{r.Quality}')");
-        if (space.Task is not ("classification" or "segmentation") && quality == QualityMode.Proxy)
-            throw new NasInputException($"space '{space.Name}' is a {space.Task} space; the quality proxies train image classifiers and segmenters " +
+        if (space.Task is not ("classification" or "segmentation" or "detection") && quality == QualityMode.Proxy)
+            throw new NasInputException($"space '{space.Name}' is a {space.Task} space; the quality proxies train image classifiers, segmenters and SSD detectors " +
                                         "(use --quality synthetic to exercise the search without training)");
         var controller = Controllers.Parse(r.Controller);
         if (r.Trials < 1) throw new NasInputException($"--trials must be at least 1 (got {r.Trials})");
@@ -99,11 +99,14 @@ public static class ExperimentSpecs
         if (r.Teacher is not null) environment = environment with { Teacher = r.Teacher };
         var data = TrainerNode.Data.Datasets.Load(r.Data);
         var proxyTask = TrainerNode.Proxy.ProxyTasks.Parse(task);
-        if (proxyTask == TrainerNode.Proxy.ProxyTask.Segmentation) TrainerNode.Data.Scenes.For(data, environment.Scenes); // a dataset scenes cannot be made of: refused now
-        return TrainerNode.Training.ProxyRecipes.Describe(data, new TrainerNode.Training.TrainingConfig(), environment, proxyTask);
+        if (TrainerNode.Proxy.ProxyTasks.UsesScenes(proxyTask)) TrainerNode.Data.Scenes.For(data, environment.ScenesFor(proxyTask)); // a dataset scenes cannot be made of: refused now
+        return TrainerNode.Training.ProxyRecipes.Describe(data, TrainerNode.Training.TrainingConfig.For(proxyTask), environment, proxyTask);
     }
 
     private const string BuiltIn = "built-in:";
+
+    /// <summary>What a proxy search's quality measures: "accuracy", "mIoU" or "mAP@0.5".</summary>
+    public static string QualityMetric(ExperimentSpec spec) => TrainerNode.Proxy.ProxyTasks.Metric(TrainerNode.Proxy.ProxyTasks.Parse(spec.Training?.Task));
 
     /// <summary>How status, the report and the model card name a search's quality: proxy or synthetic, the dataset, the seeds.</summary>
     public static string DescribeQuality(ExperimentSpec spec)
@@ -117,6 +120,9 @@ public static class ExperimentSpecs
         if (spec.Training is { Task: "segmentation", Scenes: { } scenes })
             return $"proxy, {spec.ProxySteps} steps of per-pixel cross-entropy on {scenes.Canvas}×{scenes.Canvas} scenes of 1–{scenes.MaxItems} items from {data}; " +
                    $"score mIoU on {scenes.ValidationScenes} validation scenes" + seeds;
+        if (spec.Training is { Task: "detection", Scenes: { } boxes })
+            return $"proxy, {spec.ProxySteps} steps of SSD losses (anchor matching, smooth-L1 boxes, hard-negative cross-entropy) on {boxes.Canvas}×{boxes.Canvas} " +
+                   $"scenes of 1–{boxes.MaxItems} items from {data}; score mAP@0.5 on {boxes.ValidationScenes} validation scenes" + seeds;
         return $"proxy, {spec.ProxySteps} steps of distillation on {data}" + seeds;
     }
 

@@ -175,7 +175,7 @@ public static class ModelExport
             {
                 ["reward"] = s.Reward(plan.Trial),
                 ["quality"] = plan.Source.Quality?.Score,
-                ["quality_kind"] = spec.QualityMode == QualityMode.Proxy ? $"proxy {(spec.Training?.Task == "segmentation" ? "mIoU" : "accuracy")} at proxy scale: {ExperimentSpecs.DescribeQuality(spec)}" : "synthetic (no training)",
+                ["quality_kind"] = spec.QualityMode == QualityMode.Proxy ? $"proxy {ExperimentSpecs.QualityMetric(spec)} at proxy scale: {ExperimentSpecs.DescribeQuality(spec)}" : "synthetic (no training)",
                 ["latency_ms"] = cost.LatencyMs,
                 ["energy_mj"] = cost.EnergyMj,
                 ["params"] = cost.Params,

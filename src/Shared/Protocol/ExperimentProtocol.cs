@@ -105,10 +105,13 @@ public static class ExperimentProtocol
         [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] ProxyScenes? Scenes = null);
 
     /// <summary>
-    /// How the segmentation proxy's scenes are built from a dataset's images: the canvas side, items per scene
-    /// (1 to MaxItems), scene counts, the placement seed, the mask threshold and the largest overlap allowed.
+    /// How the segmentation and detection proxies' scenes are built from a dataset's images: the canvas side, items
+    /// per scene (1 to MaxItems), scene counts, the placement seed, the mask threshold, the largest overlap allowed
+    /// and the range of item sizes (0: items keep their size).
     /// </summary>
-    public sealed record ProxyScenes(int Canvas, int MaxItems, int TrainScenes, int ValidationScenes, long Seed, int MaskThreshold, double MaxOverlap);
+    public sealed record ProxyScenes(int Canvas, int MaxItems, int TrainScenes, int ValidationScenes, long Seed, int MaskThreshold, double MaxOverlap,
+        [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)] int MinItemSize = 0,
+        [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)] int MaxItemSize = 0);
 
     /// <summary>
     /// A proxy dataset: its kind ("idx": Fashion-MNIST-style IDX files; "folder": one folder of images per class),

@@ -14,10 +14,21 @@ namespace NasCluster.TrainerNode.Data;
 /// <param name="Seed">The seed of the placements and of the items drawn.</param>
 /// <param name="MaskThreshold">An item's pixel brighter than this (0–255) belongs to it; darker is background.</param>
 /// <param name="MaxOverlap">A placement whose box overlaps an earlier item's by more than this IoU is drawn again.</param>
+/// <param name="MinItemSize">With <paramref name="MaxItemSize"/>: each item is resized to a side drawn uniformly from this range (pixels); 0: items keep their size.</param>
+/// <param name="MaxItemSize">The largest item side (pixels).</param>
 public sealed record SceneRecipe(int Canvas = 64, int MaxItems = 3, int TrainScenes = 4000, int ValidationScenes = 500, ulong Seed = 20221108,
-    int MaskThreshold = 25, double MaxOverlap = 0.25)
+    int MaskThreshold = 25, double MaxOverlap = 0.25, int MinItemSize = 0, int MaxItemSize = 0)
 {
+    /// <summary>The segmentation proxy's scenes: 1–3 items at their own size (28×28 for Fashion-MNIST).</summary>
     public static SceneRecipe Default { get; } = new();
+
+    /// <summary>
+    /// The detection proxy's scenes: 1–4 items of 14 to 28 pixels, so objects span SSD's default box scales
+    /// (0.2–0.44 of the canvas) and the dense first level has objects to match, not only the coarser ones.
+    /// </summary>
+    public static SceneRecipe Detection { get; } = new(MaxItems: 4, MinItemSize: 14, MaxItemSize: 28);
+
+    public static SceneRecipe For(NasCluster.TrainerNode.Proxy.ProxyTask task) => task == NasCluster.TrainerNode.Proxy.ProxyTask.Detection ? Detection : Default;
 
     /// <summary>What is wrong with the recipe, or null.</summary>
     public string? Problem() =>
@@ -26,7 +37,18 @@ public sealed record SceneRecipe(int Canvas = 64, int MaxItems = 3, int TrainSce
         : TrainScenes < 16 || ValidationScenes < 8 ? $"at least 16 training and 8 validation scenes (got {TrainScenes}, {ValidationScenes})"
         : MaskThreshold is < 0 or > 254 ? $"mask threshold must be 0 to 254 (got {MaskThreshold})"
         : MaxOverlap is < 0 or > 1 ? $"overlap must be 0 to 1 (got {MaxOverlap})"
+        : (MinItemSize, MaxItemSize) != (0, 0) && (MinItemSize < 4 || MaxItemSize < MinItemSize || MaxItemSize > Canvas)
+            ? $"item sizes must be 4 ≤ min ≤ max ≤ the canvas (got {MinItemSize}–{MaxItemSize})"
         : null;
+
+    // Item sizes are printed only when set, so the text of the recipes before them (benchmark keys) is unchanged.
+    private bool PrintMembers(System.Text.StringBuilder builder)
+    {
+        builder.Append(System.Globalization.CultureInfo.InvariantCulture,
+            $"Canvas = {Canvas}, MaxItems = {MaxItems}, TrainScenes = {TrainScenes}, ValidationScenes = {ValidationScenes}, Seed = {Seed}, MaskThreshold = {MaskThreshold}, MaxOverlap = {MaxOverlap}");
+        if ((MinItemSize, MaxItemSize) != (0, 0)) builder.Append(System.Globalization.CultureInfo.InvariantCulture, $", MinItemSize = {MinItemSize}, MaxItemSize = {MaxItemSize}");
+        return true;
+    }
 }
 
 /// <summary>One item in a scene: its class (the dataset's label) and its box in pixels, [X0, X1) × [Y0, Y1).</summary>
@@ -71,7 +93,7 @@ public static class Scenes
         if (recipe.Problem() is { } problem) throw new NasInputException(problem);
         if (data.Channels != 1)
             throw new NasInputException($"scenes need a 1-channel dataset with dark backgrounds, as Fashion-MNIST (this one has {data.Channels} channels)", data.Directory);
-        if (data.Train.Height > recipe.Canvas || data.Train.Width > recipe.Canvas)
+        if (recipe.MaxItemSize == 0 && (data.Train.Height > recipe.Canvas || data.Train.Width > recipe.Canvas))
             throw new NasInputException($"the dataset's {data.Train.Height}×{data.Train.Width} images do not fit a {recipe.Canvas}-pixel canvas", data.Directory);
         var key = $"{data.Fingerprint}|{recipe}";
         lock (Built)
@@ -108,7 +130,17 @@ public static class Scenes
             for (var k = 0; k < n; k++)
             {
                 var item = rng.NextInt(items.Count);
-                var source = items.Pixels.AsSpan(item * h * w, h * w);
+                var plane = items.Height * items.Width;
+                ReadOnlySpan<byte> source = items.Pixels.AsSpan(item * plane, plane);
+                (h, w) = (items.Height, items.Width);
+                if (recipe.MaxItemSize > 0)
+                {
+                    // Resized (area averaging) so its longer side is drawn from the recipe's range, keeping its aspect ratio.
+                    var side = recipe.MinItemSize + rng.NextInt(recipe.MaxItemSize - recipe.MinItemSize + 1);
+                    var scale = (double)side / Math.Max(items.Height, items.Width);
+                    (h, w) = (Math.Max(1, (int)Math.Round(items.Height * scale)), Math.Max(1, (int)Math.Round(items.Width * scale)));
+                    source = Resize(source, items.Height, items.Width, h, w);
+                }
                 // The item's own box: its mask's tight bounds inside the h × w image.
                 int top = h, bottom = -1, left = w, right = -1;
                 for (var r = 0; r < h; r++)
@@ -140,6 +172,33 @@ public static class Scenes
             boxes[s] = placed;
         }
         return new SceneSet(pixels, masks, boxes, count, size);
+    }
+
+    /// <summary>Area-average resize of a grey image (each target pixel the mean of the source area it covers).</summary>
+    internal static byte[] Resize(ReadOnlySpan<byte> source, int height, int width, int toHeight, int toWidth)
+    {
+        var target = new byte[toHeight * toWidth];
+        for (var y = 0; y < toHeight; y++)
+        {
+            var (y0, y1) = (y * height / (double)toHeight, (y + 1) * height / (double)toHeight);
+            for (var x = 0; x < toWidth; x++)
+            {
+                var (x0, x1) = (x * width / (double)toWidth, (x + 1) * width / (double)toWidth);
+                double sum = 0, weight = 0;
+                for (var sy = (int)y0; sy < Math.Min(height, (int)Math.Ceiling(y1)); sy++)
+                {
+                    var wy = Math.Min(y1, sy + 1) - Math.Max(y0, sy);
+                    for (var sx = (int)x0; sx < Math.Min(width, (int)Math.Ceiling(x1)); sx++)
+                    {
+                        var wxy = wy * (Math.Min(x1, sx + 1) - Math.Max(x0, sx));
+                        sum += wxy * source[sy * width + sx];
+                        weight += wxy;
+                    }
+                }
+                target[y * toWidth + x] = (byte)Math.Round(sum / weight);
+            }
+        }
+        return target;
     }
 
     private static (float Mean, float Std) Statistics(SceneSet set)

@@ -25,8 +25,11 @@ public sealed record ProxySpec(double WidthMultiplier = 0.25, int Resolution = 3
 /// <item>segmentation: the input becomes the scene canvas (64×64×1), every resize's target scales with the
 /// input (at least the 2×2 floor, so a resize still meets the map it is fused with), and the per-pixel
 /// logits layer predicts the scene's classes (background and the dataset's).</item>
+/// <item>detection: the input becomes the scene canvas, resizes scale as for segmentation, the SSD head's
+/// box predictors keep their anchors × 4 outputs and its class predictors predict anchors × the scene's
+/// classes, its reshapes follow, and the boxes and class logits are packed into one output (<see cref="SsdHead"/>).</item>
 /// </list>
-/// Image classifiers and segmenters have a proxy; other tasks are rejected with a clear message.
+/// Image classifiers, segmenters and SSD detectors have a proxy; other tasks are rejected with a clear message.
 /// </summary>
 public static class ProxyScaling
 {
@@ -40,12 +43,14 @@ public static class ProxyScaling
         var task = ProxyTasks.Of(network);
         if (task != spec.Task)
             throw new NasInputException($"'{network.Name}' is a {ProxyTasks.Name(task)} network; this proxy trains {ProxyTasks.Name(spec.Task)}");
-        var unsupported = network.Layers.FirstOrDefault(l => l.Op is MatMulOp or EmbeddingOp or SoftmaxOp or ReshapeOp || (l.Op is ResizeOp && task == ProxyTask.Classification));
+        var unsupported = network.Layers.FirstOrDefault(l => l.Op is MatMulOp or EmbeddingOp or SoftmaxOp
+            || (l.Op is ReshapeOp && task != ProxyTask.Detection) || (l.Op is ResizeOp && task == ProxyTask.Classification));
         if (unsupported is not null)
             throw new NasInputException($"'{network.Name}' uses {OpNames.Of(unsupported.Op)} (layer '{unsupported.Name}'), which the {ProxyTasks.Name(task)} proxy does not train");
         var ratio = (double)spec.Resolution / ((InputOp)inputs[0].Op).Shape.Height;
 
-        var classifier = ClassifierLayer(network);
+        var head = task == ProxyTask.Detection ? SsdHead.Of(network) : null;
+        var classifier = head is null ? ClassifierLayer(network) : null;
         int C(int c) => Math.Max(spec.MinChannels, (int)Math.Round(c * spec.WidthMultiplier, MidpointRounding.AwayFromZero));
         var shapes = new Dictionary<string, TensorShape>(StringComparer.Ordinal);
         var layers = new List<Layer>(network.Layers.Length);
@@ -57,7 +62,11 @@ public static class ProxyScaling
             Op op = layer.Op switch
             {
                 InputOp => new InputOp(new TensorShape(spec.Resolution, spec.Resolution, spec.InputChannels)),
-                Conv2DOp c => ScaleConv(c, original, ins[0], layer.Name == classifier ? spec.Classes : C(c.Filters), spec),
+                Conv2DOp c => ScaleConv(c, original, ins[0], layer.Name == classifier ? spec.Classes
+                    : head is not null && head.BoxPredictors.Contains(layer.Name) ? c.Filters // anchors × 4, whatever the width
+                    : head is not null && head.ClassPredictors.Contains(layer.Name) ? c.Filters / head.Classes * spec.Classes // anchors × the scene's classes
+                    : C(c.Filters), spec),
+                ReshapeOp when head is not null => new ReshapeOp(head.Reshaped(layer.Name, ins[0].Elements, spec.Classes)),
                 DenseOp d => d with { Units = layer.Name == classifier ? spec.Classes : C(d.Units) },
                 PoolOp p => CapStride(p, ins[0], spec),
                 ResizeOp r => r with
@@ -71,7 +80,14 @@ public static class ProxyScaling
             shapes[layer.Name] = LayerSemantics.Analyze(scaled, ins).OutputShape;
             layers.Add(scaled);
         }
-        var proxy = new Network($"{network.Name}@proxy", layers, network.Outputs);
+        var outputs = network.Outputs;
+        if (head is not null)
+        {
+            // The trainer builds single-output modules: the boxes and class logits of every anchor, side by side.
+            layers.Add(new Layer(SsdHead.PackedOutput, new ConcatOp(), head.Boxes, head.ClassLogits));
+            outputs = [SsdHead.PackedOutput];
+        }
+        var proxy = new Network($"{network.Name}@proxy", layers, outputs);
         if (task == ProxyTask.Segmentation && proxy.ShapeOf(proxy.Outputs[0]) is var o && (o.Height, o.Width) != (spec.Resolution, spec.Resolution))
             throw new NasInputException($"'{network.Name}': its per-pixel output would be {o.Height}×{o.Width} at proxy scale, not the {spec.Resolution}×{spec.Resolution} scene");
         return proxy;

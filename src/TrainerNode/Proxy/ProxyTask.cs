@@ -11,6 +11,9 @@ public enum ProxyTask
 
     /// <summary>Semantic segmentation of scenes built from the dataset's images: mean IoU on the validation scenes.</summary>
     Segmentation,
+
+    /// <summary>Object detection (an SSD head) on the same scenes: mAP at IoU 0.5 on the validation scenes.</summary>
+    Detection,
 }
 
 /// <summary>Names of the proxy tasks and which one a network is.</summary>
@@ -19,7 +22,19 @@ public static class ProxyTasks
     public static string Name(ProxyTask task) => task switch
     {
         ProxyTask.Segmentation => "segmentation",
+        ProxyTask.Detection => "detection",
         _ => "classification",
+    };
+
+    /// <summary>Whether the task trains on scenes built from the dataset's images (segmentation, detection).</summary>
+    public static bool UsesScenes(ProxyTask task) => task is ProxyTask.Segmentation or ProxyTask.Detection;
+
+    /// <summary>What the task's score measures.</summary>
+    public static string Metric(ProxyTask task) => task switch
+    {
+        ProxyTask.Segmentation => "mIoU",
+        ProxyTask.Detection => "mAP@0.5",
+        _ => "accuracy",
     };
 
     /// <exception cref="NasInputException">Not a task a proxy trains.</exception>
@@ -27,21 +42,29 @@ public static class ProxyTasks
     {
         null or "classification" => ProxyTask.Classification,
         "segmentation" => ProxyTask.Segmentation,
-        _ => throw new NasInputException($"no proxy trains the task '{name}' (known: classification, segmentation)"),
+        "detection" => ProxyTask.Detection,
+        _ => throw new NasInputException($"no proxy trains the task '{name}' (known: classification, segmentation, detection)"),
     };
 
     /// <summary>
     /// The task of a network, from its shape: one image input and one output that is 1×1×classes is a classifier;
-    /// one output at the input's resolution (per-pixel logits) is a segmenter.
+    /// one output at the input's resolution (per-pixel logits) is a segmenter; two outputs of an SSD head
+    /// (boxes and class logits per anchor) are a detector.
     /// </summary>
     /// <exception cref="NasInputException">Neither: a detector (several outputs), a text model, anything else.</exception>
     public static ProxyTask Of(Network network)
     {
         var inputs = network.Layers.Where(l => l.Op is InputOp).Select(l => (InputOp)l.Op).ToList();
         if (inputs.Count != 1 || inputs[0].Kind != InputKind.Image)
-            throw new NasInputException($"'{network.Name}' is not an image network: no proxy trains it (the proxies train image classifiers and segmenters)");
+            throw new NasInputException($"'{network.Name}' is not an image network: no proxy trains it (the proxies train image classifiers, segmenters and SSD detectors)");
+        if (network.Outputs is [SsdHead.PackedOutput]) return ProxyTask.Detection; // a detector's proxy
+        if (network.Outputs.Length == 2)
+        {
+            SsdHead.Of(network); // an SSD head, or the reason it is not one
+            return ProxyTask.Detection;
+        }
         if (network.Outputs.Length != 1)
-            throw new NasInputException($"'{network.Name}' has {network.Outputs.Length} outputs (a detector?): no proxy trains it (the proxies train image classifiers and segmenters)");
+            throw new NasInputException($"'{network.Name}' has {network.Outputs.Length} outputs: no proxy trains it (the proxies train image classifiers, segmenters and SSD detectors)");
         var output = network.ShapeOf(network.Outputs[0]);
         if (output is { Height: 1, Width: 1 }) return ProxyTask.Classification;
         if ((output.Height, output.Width) == (inputs[0].Shape.Height, inputs[0].Shape.Width)) return ProxyTask.Segmentation;

@@ -112,6 +112,12 @@ public sealed class IrModule : nn.Module<Tensor, Tensor>
                 return a => a.Skip(1).Aggregate(a[0], (s, t) => s * t);
             case ConcatOp:
                 return a => torch.cat(a, 1);
+            case ReshapeOp r:
+            {
+                // The IR's reshape is over NHWC order (as TensorFlow and the compiler see it): permute to it, reshape, permute back.
+                var shape = r.Shape;
+                return a => a[0].permute(0, 2, 3, 1).reshape(a[0].shape[0], shape.Height, shape.Width, shape.Channels).permute(0, 3, 1, 2);
+            }
             case ResizeOp r:
             {
                 // Nearest: floor of the asymmetric source coordinate; bilinear: half-pixel centres (align_corners

@@ -13,7 +13,7 @@ public static class ProxyRecipes
 {
     /// <summary>
     /// What an experiment records: the task, the dataset (content hash included), the student's recipe and scaling,
-    /// the teacher's recipe and, for segmentation, the scenes (trained without a teacher: the record says weight 0).
+    /// the teacher's recipe and, for segmentation and detection, the scenes (trained without a teacher: the record says weight 0).
     /// </summary>
     public static ProxyTraining Describe(DatasetSplits data, TrainingConfig config, ProxyEnvironment environment, ProxyTask task = ProxyTask.Classification)
     {
@@ -22,9 +22,10 @@ public static class ProxyRecipes
         if (task == ProxyTask.Classification)
             return new(data.Describe(), config.BatchSize, config.LearningRate, config.Temperature, config.DistillationWeight,
                 environment.Spec.WidthMultiplier, environment.Spec.Resolution, teacher);
-        var s = environment.Scenes;
+        var s = environment.ScenesFor(task);
         return new(data.Describe(), config.BatchSize, config.LearningRate, config.Temperature, 0, environment.Spec.WidthMultiplier, s.Canvas, teacher,
-            ProxyTasks.Name(task), new ProxyScenes(s.Canvas, s.MaxItems, s.TrainScenes, s.ValidationScenes, unchecked((long)s.Seed), s.MaskThreshold, s.MaxOverlap));
+            ProxyTasks.Name(task), new ProxyScenes(s.Canvas, s.MaxItems, s.TrainScenes, s.ValidationScenes, unchecked((long)s.Seed), s.MaskThreshold, s.MaxOverlap,
+                s.MinItemSize, s.MaxItemSize));
     }
 
     /// <summary>The recipe and environment a recorded training means (the steps and seed come with the assignment).</summary>
@@ -48,7 +49,7 @@ public static class ProxyRecipes
                 Widths = training.Teacher.Widths,
             },
             Scenes = training.Scenes is { } s
-                ? new SceneRecipe(s.Canvas, s.MaxItems, s.TrainScenes, s.ValidationScenes, unchecked((ulong)s.Seed), s.MaskThreshold, s.MaxOverlap)
+                ? new SceneRecipe(s.Canvas, s.MaxItems, s.TrainScenes, s.ValidationScenes, unchecked((ulong)s.Seed), s.MaskThreshold, s.MaxOverlap, s.MinItemSize, s.MaxItemSize)
                 : environment.Scenes,
         });
 
@@ -61,9 +62,7 @@ public static class ProxyRecipes
     /// <summary>The proxy scaling for a task on a dataset: classification takes its channels in and its classes out; segmentation its scenes (grey, background + classes).</summary>
     public static ProxySpec For(ProxySpec spec, DatasetSplits data) => Shape(spec, data.Classes, data.Channels);
 
-    private static ProxySpec Shape(ProxySpec spec, int classes, int channels) => spec.Task switch
-    {
-        ProxyTask.Segmentation => spec with { Classes = classes + 1, InputChannels = 1 },
-        _ => spec with { Classes = classes, InputChannels = channels },
-    };
+    private static ProxySpec Shape(ProxySpec spec, int classes, int channels) => ProxyTasks.UsesScenes(spec.Task)
+        ? spec with { Classes = classes + 1, InputChannels = 1 } // grey scenes; the background is a class
+        : spec with { Classes = classes, InputChannels = channels };
 }

@@ -19,8 +19,11 @@ public sealed record ProxyEnvironment
     public ProxySpec Spec { get; init; } = ProxySpec.Default;
     public TeacherConfig Teacher { get; init; } = new();
 
-    /// <summary>How segmentation scenes are built from the dataset (an experiment's record overrides it).</summary>
-    public SceneRecipe Scenes { get; init; } = SceneRecipe.Default;
+    /// <summary>How scenes are built from the dataset; null: each task's default (an experiment's record overrides it).</summary>
+    public SceneRecipe? Scenes { get; init; }
+
+    /// <summary>The scenes a task trains on here.</summary>
+    public SceneRecipe ScenesFor(ProxyTask task) => Scenes ?? SceneRecipe.For(task);
 }
 
 /// <summary>
@@ -40,7 +43,7 @@ public static class ProxyTrainer
     {
         var data = Data(environment, training);
         if (training is not null) environment = ProxyRecipes.Apply(training, new TrainingConfig(), environment).Environment;
-        if (environment.Spec.Task == ProxyTask.Segmentation) Scenes.For(data, environment.Scenes); // no teacher: built once, checked now
+        if (ProxyTasks.UsesScenes(environment.Spec.Task)) Scenes.For(data, environment.ScenesFor(environment.Spec.Task)); // no teacher: built once, checked now
         else if (distillation) Teacher.GetOrTrain(data, environment.Teacher, environment.TeacherCacheDirectory, log, cancel);
     }
 
@@ -73,17 +76,22 @@ public static class ProxyTrainer
             }
             environment = environment with
             {
-                Spec = environment.Spec with { Task = task, Resolution = task == ProxyTask.Segmentation ? environment.Scenes.Canvas : environment.Spec.Resolution },
+                Spec = environment.Spec with { Task = task, Resolution = ProxyTasks.UsesScenes(task) ? environment.ScenesFor(task).Canvas : environment.Spec.Resolution },
             };
         }
-        var job = environment.Spec.Task == ProxyTask.Segmentation
-            ? SegmentationJob(data, environment, ref config)
-            : ClassificationJob(data, environment, config, log, cancel);
+        var job = environment.Spec.Task switch
+        {
+            ProxyTask.Segmentation => SegmentationJob(data, environment, ref config),
+            ProxyTask.Detection => DetectionJob(data, environment, ref config),
+            _ => ClassificationJob(data, environment, config, log, cancel),
+        };
         var clock = Stopwatch.StartNew();
         Network proxy;
+        Bound bound;
         try
         {
             proxy = ProxyScaling.Scale(candidate, job.Spec);
+            bound = job.Bind(proxy);
         }
         catch (NasInputException e)
         {
@@ -92,8 +100,8 @@ public static class ProxyTrainer
         try
         {
             using var module = TrainingLoop.Build(proxy, config.Seed);
-            var (loss, rate) = TrainingLoop.Train(module, job.Train, job.TeacherLogits, config, cancel, progress);
-            var (score, validationLoss) = job.Evaluate(module);
+            var (loss, rate) = TrainingLoop.Train(module, job.Train, job.TeacherLogits, config, cancel, progress, bound.Loss);
+            var (score, validationLoss) = bound.Evaluate(module);
             string? sha = null;
             if (saveWeightsTo is not null)
             {
@@ -133,8 +141,11 @@ public static class ProxyTrainer
         }
     }
 
-    /// <summary>What differs between the tasks: the scaling, the data, the teacher's soft targets and how a trained proxy is scored.</summary>
-    private sealed record Job(ProxySpec Spec, DatasetTensors Train, TorchSharp.torch.Tensor? TeacherLogits, string Metric, Func<IrModule, (double Score, double Loss)> Evaluate);
+    /// <summary>What differs between the tasks: the scaling, the data, the teacher's soft targets, and (once the proxy is built) the loss and the score.</summary>
+    private sealed record Job(ProxySpec Spec, DatasetTensors Train, TorchSharp.torch.Tensor? TeacherLogits, string Metric, Func<Network, Bound> Bind);
+
+    /// <summary>A task's loss (null: cross-entropy, and distillation with a teacher) and scoring, for one proxy network.</summary>
+    private sealed record Bound(Func<TorchSharp.torch.Tensor, TorchSharp.torch.Tensor, TorchSharp.torch.Tensor>? Loss, Func<IrModule, (double Score, double Loss)> Evaluate);
 
     private static Job ClassificationJob(DatasetSplits data, ProxyEnvironment environment, TrainingConfig config, Action<string>? log, CancellationToken cancel)
     {
@@ -142,21 +153,36 @@ public static class ProxyTrainer
             ? Teacher.GetOrTrain(data, environment.Teacher, environment.TeacherCacheDirectory, log, cancel)
             : null;
         var validation = DatasetTensors.Of(data.Validation);
-        return new Job(ProxyRecipes.For(environment.Spec, data), DatasetTensors.Of(data.Train), teacher?.TrainLogits, "accuracy",
-            module => TrainingLoop.Evaluate(module, validation));
+        return new Job(ProxyRecipes.For(environment.Spec, data), DatasetTensors.Of(data.Train), teacher?.TrainLogits, ProxyTasks.Metric(ProxyTask.Classification),
+            _ => new Bound(null, module => TrainingLoop.Evaluate(module, validation)));
     }
 
     /// <summary>Segmentation: scenes of the dataset's items, per-pixel cross-entropy without a teacher, scored by mIoU on the validation scenes.</summary>
     private static Job SegmentationJob(DatasetSplits data, ProxyEnvironment environment, ref TrainingConfig config)
     {
-        var (train, validation) = Scenes.For(data, environment.Scenes);
+        var recipe = environment.ScenesFor(ProxyTask.Segmentation);
+        var (train, validation) = Scenes.For(data, recipe);
         config = config with { DistillationWeight = 0 };
-        var spec = ProxyRecipes.For(environment.Spec with { Resolution = environment.Scenes.Canvas }, data);
+        var spec = ProxyRecipes.For(environment.Spec with { Resolution = recipe.Canvas }, data);
         var scenes = DatasetTensors.Of(validation);
-        return new Job(spec, DatasetTensors.Of(train), null, "mIoU", module =>
+        return new Job(spec, DatasetTensors.Of(train), null, ProxyTasks.Metric(ProxyTask.Segmentation), _ => new Bound(null, module =>
         {
             var (confusion, loss) = TrainingLoop.Confusion(module, scenes, spec.Classes);
             return (SegmentationMetrics.MeanIoU(confusion), loss);
+        }));
+    }
+
+    /// <summary>Detection: the same scenes with a box per item, SSD's matching and losses without a teacher, scored by mAP@0.5 on the validation scenes.</summary>
+    private static Job DetectionJob(DatasetSplits data, ProxyEnvironment environment, ref TrainingConfig config)
+    {
+        var recipe = environment.ScenesFor(ProxyTask.Detection);
+        var (train, validation) = Scenes.For(data, recipe);
+        config = config with { DistillationWeight = 0 };
+        var spec = ProxyRecipes.For(environment.Spec with { Resolution = recipe.Canvas }, data);
+        return new Job(spec, DatasetTensors.Of(train), null, ProxyTasks.Metric(ProxyTask.Detection), proxy =>
+        {
+            var detection = new DetectionTraining(proxy, train, validation);
+            return new Bound(detection.TrainingLoss, module => detection.Evaluate(module));
         });
     }
 }

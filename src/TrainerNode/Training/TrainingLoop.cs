@@ -50,9 +50,13 @@ public static class TrainingLoop
     public static Tensor[] AveragedState(IrModule module) =>
         module.parameters().Select(p => (Tensor)p).Concat(module.buffers()).Where(x => x.is_floating_point()).ToArray();
 
-    /// <summary>Trains <paramref name="module"/> in place; returns the mean loss of the last tenth of the steps and steps/s.</summary>
+    /// <summary>
+    /// Trains <paramref name="module"/> in place; returns the mean loss of the last tenth of the steps and steps/s. The loss is
+    /// cross-entropy against the labels (plus distillation when a teacher is given), or a task's own
+    /// (<paramref name="taskLoss"/>: of the module's output and the batch's indices into the data; detection).
+    /// </summary>
     public static (double Loss, double StepsPerSecond) Train(IrModule module, DatasetTensors data, Tensor? teacherLogits, TrainingConfig config,
-        CancellationToken cancel, IProgress<TrainingProgress>? progress)
+        CancellationToken cancel, IProgress<TrainingProgress>? progress, Func<Tensor, Tensor, Tensor>? taskLoss = null)
     {
         if (config.OptionProblem() is { } problem) throw new ArgumentOutOfRangeException(nameof(config), problem);
         module.train();
@@ -90,16 +94,20 @@ public static class TrainingLoop
                     var index = torch.tensor(order.AsSpan(position, batch).ToArray().Select(i => (long)i).ToArray());
                     position += batch;
                     var x = data.Images.index_select(0, index);
-                    var y = data.Labels.index_select(0, index).to_type(ScalarType.Int64);
                     optimizer.zero_grad();
-                    var logits = Predictions(module.forward(x));
-                    var loss = F.cross_entropy(logits, y);
-                    if (teacherLogits is not null && config.DistillationWeight > 0)
+                    Tensor loss;
+                    if (taskLoss is not null) loss = taskLoss(module.forward(x), index);
+                    else
                     {
-                        var teacher = F.log_softmax(teacherLogits.index_select(0, index) / t, 1);
-                        var student = F.log_softmax(logits / t, 1);
-                        var kl = (teacher.exp() * (teacher - student)).sum(1).mean();
-                        loss = loss + kl * (config.DistillationWeight * t * t);
+                        var logits = Predictions(module.forward(x));
+                        loss = F.cross_entropy(logits, data.Labels.index_select(0, index).to_type(ScalarType.Int64));
+                        if (teacherLogits is not null && config.DistillationWeight > 0)
+                        {
+                            var teacher = F.log_softmax(teacherLogits.index_select(0, index) / t, 1);
+                            var student = F.log_softmax(logits / t, 1);
+                            var kl = (teacher.exp() * (teacher - student)).sum(1).mean();
+                            loss = loss + kl * (config.DistillationWeight * t * t);
+                        }
                     }
                     lossValue = loss.item<float>();
                     if (!double.IsFinite(lossValue)) throw new DivergedException(step);

@@ -16,6 +16,13 @@ public sealed record TrainingConfig
 
     public long Seed { get; init; }
 
+    /// <summary>
+    /// The default recipe of a task: detection learns at 0.01 (a 300-step proxy of a detection-space candidate:
+    /// mAP@0.5 2.6 % at 0.003, 8.5 % at 0.01, 11.4 % at 0.02 — 0.01 keeps a margin from divergence); the others at 0.003.
+    /// </summary>
+    public static TrainingConfig For(NasCluster.TrainerNode.Proxy.ProxyTask task) =>
+        task == NasCluster.TrainerNode.Proxy.ProxyTask.Detection ? new TrainingConfig { LearningRate = 0.01 } : new TrainingConfig();
+
     /// <summary>Fraction of the steps over which the learning rate rises linearly to its peak before the cosine decay (0: none).</summary>
     public double WarmupFraction { get; init; }
 
