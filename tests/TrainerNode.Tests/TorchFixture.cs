@@ -52,3 +52,15 @@ public sealed class TorchCollection : ICollectionFixture<TorchFixture>;
 
 [CollectionDefinition("torch-real-teacher")]
 public sealed class RealTeacherCollection : ICollectionFixture<RealTeacherFixture>;
+
+/// <summary>Networks no proxy trains, for the tests of how that fails.</summary>
+public static class Untrainable
+{
+    /// <summary>Two image inputs side by side: neither an image network of one input nor a text encoder.</summary>
+    public static NasCluster.Shared.Architecture.Network TwoInputs()
+    {
+        var b = new NasCluster.Shared.Architecture.NetworkBuilder("two-inputs");
+        var x = b.Concat("both", b.Input(32, 32, 1, "left"), b.Input(32, 32, 1, "right"));
+        return b.Build(b.Dense(b.GlobalPool(x), 10, name: "logits"));
+    }
+}

@@ -241,9 +241,9 @@ public sealed class TrainerAgentTrainingTests(TorchFixture fixture) : TrainerAge
         Assert.False(broken.Outcome.Succeeded);
         Assert.Contains("invalid architecture", broken.Outcome.FailureReason);
 
-        agent.Tell(Assignment(2, mode: QualityMode.Proxy, arch: ArchJson.Write(ModelZoo.Build("ssdlite-mobilenet-v2")), steps: 5));
-        var detector = ExpectMsg<WorkResult>(LongWait);
-        Assert.Contains("cannot build the proxy", detector.Outcome.FailureReason);
+        agent.Tell(Assignment(2, mode: QualityMode.Proxy, arch: ArchJson.Write(Untrainable.TwoInputs()), steps: 5));
+        var twoInputs = ExpectMsg<WorkResult>(LongWait);
+        Assert.Contains("cannot build the proxy", twoInputs.Outcome.FailureReason);
 
         agent.Tell(Assignment(3, mode: QualityMode.Proxy, steps: 5));
         var good = ExpectMsg<WorkResult>(LongWait);
