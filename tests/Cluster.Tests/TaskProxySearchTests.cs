@@ -1,5 +1,9 @@
 using System.Text.Json;
 using NasCluster.Cluster.Tests.Support;
+using NasCluster.Coordinator.Experiments;
+using NasCluster.TrainerNode.Data;
+using NasCluster.TrainerNode.Training;
+using NasCluster.TrainerNode.Worker;
 
 namespace NasCluster.Cluster.Tests;
 
@@ -45,14 +49,54 @@ public sealed class TaskProxySearchTests
     }
 
     [Fact]
-    public void A_space_no_proxy_trains_yet_is_refused_before_anything_starts()
+    public async Task A_proxy_search_of_the_nlp_space_distils_every_candidate_on_wordnet_glosses_and_scores_its_accuracy()
+    {
+        // Through the cluster's API (not the command line) so the search can name a small text teacher: seconds, not the default's minutes.
+        var dir = Directory.CreateTempSubdirectory("nascluster-nlp-search-").FullName;
+        try
+        {
+            var db = Path.Combine(dir, "nlp.db");
+            var teacher = new TeacherConfig { Steps = 30, BatchSize = 32, LearningRate = 0.002, Seed = 7, Widths = [32, 16, 1] };
+            var environment = new ProxyEnvironment { TeacherCacheDirectory = Path.Combine(dir, "teachers") };
+            var spec = ExperimentSpecs.Build(Specs.Request("nlp", trials: 2, batch: 2, space: "mobilebert-edgetpu") with
+            {
+                Quality = "proxy",
+                ProxySteps = 5,
+                Teacher = teacher,
+            });
+            Assert.Equal(("nlp", 32, Glosses.Kind), (spec.Training!.Task, spec.Training.Resolution, spec.Training.Data.Kind));
+            Assert.Equal(teacher.Widths, spec.Training.Teacher.Widths); // the text teacher the trainers will distil from
+            await using (var node = await Nodes.Start(db, ["coordinator", "evaluator", "trainer"], trainer: new TrainerAgentSettings("t", 1, environment, Path.Combine(dir, "weights"))))
+                await (await Nodes.StartSearch(node, spec)).WaitAsync(TimeSpan.FromMinutes(5));
+            Assert.Contains("distillation from a text teacher on WordNet glosses", Cli("status", "nlp", "--db", db).Out);
+            var root = JsonDocument.Parse(Cli("status", "nlp", "--db", db, "--json").Out).RootElement;
+            Assert.Equal(("nlp", "accuracy"), (root.GetProperty("proxy_task").GetString(), root.GetProperty("proxy_metric").GetString()));
+            Assert.Equal(2, root.GetProperty("trials_completed").GetInt32());
+            foreach (var t in root.GetProperty("trials").EnumerateArray())
+                Assert.InRange(t.GetProperty("quality").GetDouble(), 1e-6, 1.0);
+            Assert.True(Directory.EnumerateFiles(Path.Combine(dir, "teachers"), "teacher.json", SearchOption.AllDirectories).Any());
+        }
+        finally
+        {
+            Directory.Delete(dir, true);
+        }
+    }
+
+    [Fact]
+    public void An_nlp_search_without_wordnet_is_refused_before_anything_starts()
     {
         using var db = new TestDatabase("sqlite");
-        var r = Cli("search", "--space", "mobilebert-edgetpu", "--name", "det", "--trials", "2", "--quality", "proxy", "--db", db.Url);
-        Assert.Equal(2, r.Code);
-        Assert.Contains("is a nlp space; the quality proxies train image classifiers, segmenters and SSD detectors", r.Err);
-        var status = Cli("status", "det", "--db", db.Url);
-        Assert.Equal(2, status.Code); // nothing was written
-        Assert.DoesNotContain("det (", status.Out);
+        var empty = Directory.CreateTempSubdirectory("nascluster-no-wordnet-").FullName;
+        try
+        {
+            var r = Cli("search", "--space", "mobilebert-edgetpu", "--name", "nlp", "--trials", "2", "--quality", "proxy", "--data", empty, "--db", db.Url);
+            Assert.Equal(2, r.Code);
+            Assert.Contains("no WordNet noun data here", r.Err);
+            Assert.Equal(2, Cli("status", "nlp", "--db", db.Url).Code); // nothing was written
+        }
+        finally
+        {
+            Directory.Delete(empty, true);
+        }
     }
 }

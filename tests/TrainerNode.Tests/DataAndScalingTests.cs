@@ -115,7 +115,7 @@ public class ProxyScalingTests
     [Theory]
     [InlineData("ssdlite-mobilenet-v2", "is a detection network; this proxy trains classification")]
     [InlineData("deeplabv3plus-mobilenet-v2", "is a segmentation network; this proxy trains classification")]
-    [InlineData("mobilebert", "not an image network")]
+    [InlineData("mobilebert", "is an nlp network; this proxy trains classification")]
     public void Other_tasks_have_no_classification_proxy(string name, string reason)
     {
         Assert.Contains(reason, Assert.Throws<NasInputException>(() => ProxyScaling.Scale(ModelZoo.Build(name))).Message);

@@ -146,7 +146,7 @@ public sealed class SegmentationScalingTests
     {
         var e = Assert.Throws<NasInputException>(() => ProxyScaling.Scale(ModelZoo.Build("mobilenet-v2"), Segmentation));
         Assert.Contains("is a classification network; this proxy trains segmentation", e.Message);
-        Assert.Contains("no proxy trains the task 'nlp'", Assert.Throws<NasInputException>(() => ProxyTasks.Parse("nlp")).Message);
+        Assert.Contains("no proxy trains the task 'speech'", Assert.Throws<NasInputException>(() => ProxyTasks.Parse("speech")).Message);
     }
 }
 

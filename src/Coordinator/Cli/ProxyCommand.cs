@@ -19,7 +19,7 @@ internal static class ProxyCommand
         var json = new Option<bool>("--json") { Description = "Print a JSON object (score, loss, steps_per_s, wall_s, ...)." };
         var data = new Option<string?>("--data")
         {
-            Description = $"Dataset: one folder of PNG/JPEG images per class, or Fashion-MNIST-style IDX files (default ${FashionMnist.EnvironmentVariable} or {FashionMnist.DefaultDirectory}).",
+            Description = $"Dataset: one folder of PNG/JPEG images per class, or Fashion-MNIST-style IDX files (default ${FashionMnist.EnvironmentVariable} or {FashionMnist.DefaultDirectory}); for a text network, WordNet's directory (default ${Glosses.EnvironmentVariable} or {Glosses.DefaultDirectory}).",
         };
         var cache = new Option<string?>("--cache-dir") { Description = "Teacher cache directory (default ~/.cache/nascluster/teachers)." };
         var threads = Options.Int("--threads", "libtorch threads (results are reproducible for a given seed and thread count).", Environment.ProcessorCount);
@@ -55,7 +55,9 @@ internal static class ProxyCommand
             }
             var config = TrainingConfig.For(task) with { Steps = n, Seed = p.GetValue(seed), DistillationWeight = p.GetValue(noTeacher) ? 0 : 1 };
             var progress = new Progress<TrainingProgress>(x => o.Err.WriteLine($"step {x.Step}/{x.Steps}  loss {x.Loss:0.0000}  {x.ElapsedSeconds:0.0} s"));
-            var dataset = Datasets.Load(environment.DataDirectory); // a bad dataset is one line and exit 2, before anything trains
+            if (task == ProxyTask.Text) environment = environment with { DataDirectory = null, TextDirectory = p.GetValue(data) }; // --data names WordNet's directory
+            // A bad dataset is one line and exit 2, before anything trains.
+            var dataset = task == ProxyTask.Text ? ProxyTrainer.Corpus(environment).Describe() : Datasets.Load(environment.DataDirectory).Describe();
             var result = ProxyTrainer.Run(network, config, environment, progress, p.GetValue(save), msg => o.Err.WriteLine(msg));
             if (p.GetValue(json))
                 o.Json(w =>
@@ -75,8 +77,8 @@ internal static class ProxyCommand
                     w.WriteNumber("seed", config.Seed);
                     w.WriteNumber("threads", t);
                     w.WriteNumber("proxy_params", result.Params);
-                    w.WriteString("data", dataset.Directory);
-                    w.WriteString("data_hash", dataset.Fingerprint);
+                    w.WriteString("data", dataset.Source);
+                    w.WriteString("data_hash", dataset.ContentHash);
                     w.WriteNumber("classes", dataset.Classes);
                     w.WriteNumber("channels", dataset.Channels);
                     if (result.WeightsPath is not null)
@@ -90,10 +92,12 @@ internal static class ProxyCommand
             {
                 var grid = new Grid().AddColumn().AddColumn();
                 grid.AddRow("network", Markup.Escape(network.Name));
-                grid.AddRow("proxy score", Markup.Escape(result.Metric != "accuracy"
-                    ? $"{result.Score:P2} validation {result.Metric} ({environment.ScenesFor(task).ValidationScenes} scenes of items from {dataset.Kind} dataset {dataset.Directory}: " +
+                grid.AddRow("proxy score", Markup.Escape(ProxyTasks.UsesScenes(task)
+                    ? $"{result.Score:P2} validation {result.Metric} ({environment.ScenesFor(task).ValidationScenes} scenes of items from {dataset.Kind} dataset {dataset.Source}: " +
                       $"{dataset.Classes} classes and the background)"
-                    : $"{result.Score:P2} validation accuracy ({dataset.Kind} dataset {dataset.Directory}: {dataset.Classes} classes, {dataset.Validation.Count} held-out images)"));
+                    : task == ProxyTask.Text
+                        ? $"{result.Score:P2} validation accuracy ({dataset.Kind} from {dataset.Source}: {dataset.Classes} supersenses, {dataset.ValidationImages} held-out glosses)"
+                        : $"{result.Score:P2} validation accuracy ({dataset.Kind} dataset {dataset.Source}: {dataset.Classes} classes, {dataset.ValidationImages} held-out images)"));
                 grid.AddRow("loss", $"{result.Loss:0.0000} training (last 10% of steps), {result.ValidationLoss:0.0000} validation");
                 grid.AddRow("speed", $"{result.Steps} steps at {result.StepsPerSecond:0.0} steps/s, {result.WallSeconds:0.0} s wall ({t} threads)");
                 grid.AddRow("proxy size", $"{Format.Count(result.Params)} parameters");

@@ -61,9 +61,6 @@ public static class ExperimentSpecs
         var spaceJson = File.Exists(r.Space) ? File.ReadAllText(r.Space) : BuiltInSpaces.Text(space.Name);
         var spaceSource = File.Exists(r.Space) ? Path.GetFullPath(r.Space) : $"{BuiltIn}{space.Name}";
         if (!Kinds.TryParse<QualityMode>(r.Quality, out var quality)) throw new NasInputException($"--quality must be 'proxy' or 'synthetic' (got '{r.Quality}')");
-        if (space.Task is not ("classification" or "segmentation" or "detection") && quality == QualityMode.Proxy)
-            throw new NasInputException($"space '{space.Name}' is a {space.Task} space; the quality proxies train image classifiers, segmenters and SSD detectors " +
-                                        "(use --quality synthetic to exercise the search without training)");
         var controller = Controllers.Parse(r.Controller);
         if (r.Trials < 1) throw new NasInputException($"--trials must be at least 1 (got {r.Trials})");
         if (r.BatchSize < 1) throw new NasInputException($"--batch must be at least 1 (got {r.BatchSize})");
@@ -95,10 +92,17 @@ public static class ExperimentSpecs
     /// </summary>
     private static ProxyTraining Training(SearchRequest r, string task)
     {
+        var proxyTask = TrainerNode.Proxy.ProxyTasks.Parse(task);
+        if (proxyTask == TrainerNode.Proxy.ProxyTask.Text)
+        {
+            // --data names WordNet's directory for an nlp space; --teacher-steps and the like shape the text teacher.
+            var text = new TrainerNode.Training.ProxyEnvironment { TextDirectory = r.Data };
+            if (r.Teacher is not null) text = text with { TextTeacher = r.Teacher };
+            return TrainerNode.Training.ProxyRecipes.Describe(TrainerNode.Training.ProxyTrainer.Corpus(text), TrainerNode.Training.TrainingConfig.For(proxyTask), text);
+        }
         var environment = new TrainerNode.Training.ProxyEnvironment { DataDirectory = r.Data };
         if (r.Teacher is not null) environment = environment with { Teacher = r.Teacher };
         var data = TrainerNode.Data.Datasets.Load(r.Data);
-        var proxyTask = TrainerNode.Proxy.ProxyTasks.Parse(task);
         if (TrainerNode.Proxy.ProxyTasks.UsesScenes(proxyTask)) TrainerNode.Data.Scenes.For(data, environment.ScenesFor(proxyTask)); // a dataset scenes cannot be made of: refused now
         return TrainerNode.Training.ProxyRecipes.Describe(data, TrainerNode.Training.TrainingConfig.For(proxyTask), environment, proxyTask);
     }
@@ -123,6 +127,9 @@ public static class ExperimentSpecs
         if (spec.Training is { Task: "detection", Scenes: { } boxes })
             return $"proxy, {spec.ProxySteps} steps of SSD losses (anchor matching, smooth-L1 boxes, hard-negative cross-entropy) on {boxes.Canvas}×{boxes.Canvas} " +
                    $"scenes of 1–{boxes.MaxItems} items from {data}; score mAP@0.5 on {boxes.ValidationScenes} validation scenes" + seeds;
+        if (spec.Training is { Task: "nlp", Text: { } text, Data: var corpus })
+            return $"proxy, {spec.ProxySteps} steps of distillation from a text teacher on WordNet glosses ({corpus.Source}, {corpus.Classes} supersenses, " +
+                   $"{text.SequenceLength} tokens, content {corpus.ContentHash}); score accuracy on {corpus.ValidationImages} validation glosses" + seeds;
         return $"proxy, {spec.ProxySteps} steps of distillation on {data}" + seeds;
     }
 

@@ -89,20 +89,28 @@ public static class ExperimentProtocol
     /// it exists and sent with every assignment, so a resumed or forked search, or another trainer node, trains
     /// exactly as the first did (older experiments have none: the defaults of their time, which these equal).
     /// </summary>
-    /// <param name="Data">The dataset, identified by its content hash.</param>
+    /// <param name="Data">The dataset (for nlp, the text corpus), identified by its content hash.</param>
     /// <param name="BatchSize">The student's batch.</param>
     /// <param name="LearningRate">The student's peak learning rate (Adam, cosine decay).</param>
     /// <param name="Temperature">The distillation temperature.</param>
     /// <param name="DistillationWeight">Weight of the distillation term (0: cross-entropy only, as segmentation trains).</param>
     /// <param name="WidthMultiplier">The proxy's width multiplier.</param>
-    /// <param name="Resolution">The proxy's input side (32 for classification, the scene canvas for segmentation).</param>
-    /// <param name="Teacher">The teacher's recipe.</param>
-    /// <param name="Task">What the proxy trains: null for classification (so classification records keep their bytes), "segmentation".</param>
-    /// <param name="Scenes">Segmentation: how the scenes are built from the dataset's images.</param>
+    /// <param name="Resolution">The proxy's input side (32 for classification, the scene canvas for segmentation and detection), or for nlp its sequence length.</param>
+    /// <param name="Teacher">The teacher's recipe (for nlp, the text teacher's: widths are hidden, bottleneck, layers).</param>
+    /// <param name="Task">What the proxy trains: null for classification (so classification records keep their bytes), "segmentation", "detection", "nlp".</param>
+    /// <param name="Scenes">Segmentation and detection: how the scenes are built from the dataset's images.</param>
+    /// <param name="Text">Nlp: how the text task is cut from the corpus.</param>
     public sealed record ProxyTraining(ProxyDataset Data, int BatchSize, double LearningRate, double Temperature, double DistillationWeight,
         double WidthMultiplier, int Resolution, ProxyTeacherRecipe Teacher,
         [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? Task = null,
-        [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] ProxyScenes? Scenes = null);
+        [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] ProxyScenes? Scenes = null,
+        [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] ProxyText? Text = null);
+
+    /// <summary>
+    /// How the NLP proxy's text task is cut from its corpus (WordNet glosses): tokens per sequence, vocabulary size,
+    /// examples per class and the draw-and-split seed (the corpus's content hash is the dataset's).
+    /// </summary>
+    public sealed record ProxyText(int SequenceLength, int Vocabulary, int PerClass, long Seed);
 
     /// <summary>
     /// How the segmentation and detection proxies' scenes are built from a dataset's images: the canvas side, items

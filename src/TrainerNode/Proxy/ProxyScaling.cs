@@ -4,8 +4,10 @@ using NasCluster.Shared.Util;
 namespace NasCluster.TrainerNode.Proxy;
 
 /// <summary>How a candidate is shrunk into its trainable proxy.</summary>
+/// <remarks>For text, <see cref="Resolution"/> is the sequence length, <see cref="Vocabulary"/> the token table's size and one
+/// encoder layer in <see cref="KeepEveryLayer"/> is kept.</remarks>
 public sealed record ProxySpec(double WidthMultiplier = 0.25, int Resolution = 32, int MinFeatureMap = 2, int Classes = 10, int MinChannels = 2, int InputChannels = 1,
-    ProxyTask Task = ProxyTask.Classification)
+    ProxyTask Task = ProxyTask.Classification, int Vocabulary = 4096, int KeepEveryLayer = 6)
 {
     public static ProxySpec Default { get; } = new();
 }
@@ -28,8 +30,10 @@ public sealed record ProxySpec(double WidthMultiplier = 0.25, int Resolution = 3
 /// <item>detection: the input becomes the scene canvas, resizes scale as for segmentation, the SSD head's
 /// box predictors keep their anchors × 4 outputs and its class predictors predict anchors × the scene's
 /// classes, its reshapes follow, and the boxes and class logits are packed into one output (<see cref="SsdHead"/>).</item>
+/// <item>text (<see cref="ScaleText"/>): the sequence shortens, the vocabulary becomes the corpus's, widths scale as
+/// above, one encoder layer in six is kept, and the span head becomes mean pooling and a classifier.</item>
 /// </list>
-/// Image classifiers, segmenters and SSD detectors have a proxy; other tasks are rejected with a clear message.
+/// Image classifiers, segmenters, SSD detectors and text encoders have a proxy; other networks are rejected with a clear message.
 /// </summary>
 public static class ProxyScaling
 {
@@ -37,6 +41,7 @@ public static class ProxyScaling
     {
         spec ??= ProxySpec.Default;
         if (spec.WidthMultiplier <= 0 || spec.WidthMultiplier > 4) throw new NasInputException($"width multiplier must be in (0, 4] (got {spec.WidthMultiplier})");
+        if (spec.Task == ProxyTask.Text || network.Layers.Any(l => l.Op is InputOp { Kind: InputKind.Tokens })) return ScaleText(network, spec);
         var inputs = network.Layers.Where(l => l.Op is InputOp).ToList();
         if (inputs.Count != 1 || ((InputOp)inputs[0].Op).Kind != InputKind.Image)
             throw new NasInputException($"'{network.Name}' is not an image network (the image proxies train one image input)");
@@ -134,4 +139,88 @@ public static class ProxyScaling
             name = layer.Inputs[0];
         }
     }
+
+    /// <summary>
+    /// A text encoder's proxy: the token inputs take <see cref="ProxySpec.Resolution"/> tokens; the word table has
+    /// <see cref="ProxySpec.Vocabulary"/> rows and the position table one per position; every width (embedding,
+    /// hidden, bottleneck, feed-forward) scales like an image network's channels, heads stay (so each head is
+    /// narrower); of the encoder layers <c>layer0, layer1, …</c> those with an index divisible by
+    /// <see cref="ProxySpec.KeepEveryLayer"/> are kept (12, 18, 24 layers → 2, 3, 4, each with its own choices), the
+    /// others become identities; the output dense layer (a span head predicting per token) reads the mean over the
+    /// sequence and predicts the corpus's classes.
+    /// </summary>
+    /// <exception cref="NasInputException">Not a text encoder of that shape.</exception>
+    public static Network ScaleText(Network network, ProxySpec spec)
+    {
+        if (ProxyTasks.Of(network) != ProxyTask.Text)
+            throw new NasInputException($"'{network.Name}' is a {ProxyTasks.Name(ProxyTasks.Of(network))} network; this proxy trains nlp");
+        if (spec.Task != ProxyTask.Text)
+            throw new NasInputException($"'{network.Name}' is an nlp network; this proxy trains {ProxyTasks.Name(spec.Task)}");
+        if (spec.KeepEveryLayer < 1) throw new NasInputException($"keep-every-layer must be at least 1 (got {spec.KeepEveryLayer})");
+        var unsupported = network.Layers.FirstOrDefault(l => l.Op is ReshapeOp or ResizeOp or PoolOp or HostOp or FlattenOp or GlobalPoolOp);
+        if (unsupported is not null)
+            throw new NasInputException($"'{network.Name}' uses {OpNames.Of(unsupported.Op)} (layer '{unsupported.Name}'), which the nlp proxy does not train");
+        int C(int c) => Math.Max(spec.MinChannels, (int)Math.Round(c * spec.WidthMultiplier, MidpointRounding.AwayFromZero));
+
+        // Dropped encoder layers: each one's layers stand for the one tensor that enters it.
+        var alias = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (var block in network.Layers.Select(l => (Layer: l, Index: EncoderLayer(l.Name))).Where(p => p.Index is { } i && i % spec.KeepEveryLayer != 0)
+                     .GroupBy(p => p.Index))
+        {
+            var names = block.Select(p => p.Layer.Name).ToHashSet(StringComparer.Ordinal);
+            var entering = block.SelectMany(p => p.Layer.Inputs).Where(n => !names.Contains(n)).Distinct().ToList();
+            if (entering.Count != 1)
+                throw new NasInputException($"'{network.Name}': encoder layer {block.Key} has {entering.Count} inputs; the nlp proxy drops only layers with one");
+            var source = Resolve(alias, entering[0]);
+            foreach (var n in names) alias[n] = source;
+        }
+
+        var output = network.Outputs[0];
+        var shapes = new Dictionary<string, TensorShape>(StringComparer.Ordinal);
+        var layers = new List<Layer>(network.Layers.Length);
+        void Add(Layer layer)
+        {
+            shapes[layer.Name] = LayerSemantics.Analyze(layer, layer.Inputs.Select(n => shapes[n]).ToArray()).OutputShape;
+            layers.Add(layer);
+        }
+        foreach (var layer in network.Layers)
+        {
+            if (alias.ContainsKey(layer.Name)) continue;
+            var inputs = layer.Inputs.Select(n => Resolve(alias, n)).ToArray();
+            if (layer.Name == output)
+            {
+                var pooled = $"{layer.Name}/proxy_pool";
+                Add(new Layer(pooled, new GlobalPoolOp(), inputs));
+                Add(new Layer(layer.Name, ((DenseOp)layer.Op) with { Units = spec.Classes }, pooled));
+                continue;
+            }
+            Op op = layer.Op switch
+            {
+                InputOp i => i with { Shape = new TensorShape(1, spec.Resolution, 1) },
+                EmbeddingOp e => e with
+                {
+                    Vocabulary = inputs[0].EndsWith("token_ids", StringComparison.Ordinal) ? spec.Vocabulary
+                        : inputs[0].EndsWith("position_ids", StringComparison.Ordinal) ? spec.Resolution
+                        : e.Vocabulary,
+                    Dim = C(e.Dim),
+                },
+                Conv2DOp c when c.Groups == 1 && c.Stride == 1 => c with { Filters = C(c.Filters) },
+                DenseOp d => d with { Units = C(d.Units) },
+                MatMulOp or SoftmaxOp or LayerNormOp or AddOp or ActivationOp or ConcatOp or MultiplyOp => layer.Op,
+                _ => throw new NasInputException($"'{network.Name}' uses {OpNames.Of(layer.Op)} (layer '{layer.Name}'), which the nlp proxy does not train"),
+            };
+            Add(new Layer(layer.Name, op, inputs));
+        }
+        return new Network($"{network.Name}@proxy", layers, [output]);
+    }
+
+    /// <summary>The encoder layer a layer belongs to (its name starts "layer<c>i</c>/"), or null.</summary>
+    private static int? EncoderLayer(string name)
+    {
+        if (!name.StartsWith("layer", StringComparison.Ordinal)) return null;
+        var slash = name.IndexOf('/');
+        return slash > 5 && int.TryParse(name.AsSpan(5, slash - 5), out var i) ? i : null;
+    }
+
+    private static string Resolve(Dictionary<string, string> alias, string name) => alias.TryGetValue(name, out var to) ? to : name;
 }

@@ -14,6 +14,9 @@ public enum ProxyTask
 
     /// <summary>Object detection (an SSD head) on the same scenes: mAP at IoU 0.5 on the validation scenes.</summary>
     Detection,
+
+    /// <summary>Text classification (the NLP proxy: WordNet glosses into supersenses): accuracy on the validation split.</summary>
+    Text,
 }
 
 /// <summary>Names of the proxy tasks and which one a network is.</summary>
@@ -23,6 +26,7 @@ public static class ProxyTasks
     {
         ProxyTask.Segmentation => "segmentation",
         ProxyTask.Detection => "detection",
+        ProxyTask.Text => "nlp",
         _ => "classification",
     };
 
@@ -43,20 +47,28 @@ public static class ProxyTasks
         null or "classification" => ProxyTask.Classification,
         "segmentation" => ProxyTask.Segmentation,
         "detection" => ProxyTask.Detection,
-        _ => throw new NasInputException($"no proxy trains the task '{name}' (known: classification, segmentation, detection)"),
+        "nlp" => ProxyTask.Text,
+        _ => throw new NasInputException($"no proxy trains the task '{name}' (known: classification, segmentation, detection, nlp)"),
     };
 
     /// <summary>
     /// The task of a network, from its shape: one image input and one output that is 1×1×classes is a classifier;
     /// one output at the input's resolution (per-pixel logits) is a segmenter; two outputs of an SSD head
-    /// (boxes and class logits per anchor) are a detector.
+    /// (boxes and class logits per anchor) are a detector; token inputs and one dense output over the sequence (or, once
+    /// scaled, a 1×1×classes output) are a text encoder.
     /// </summary>
-    /// <exception cref="NasInputException">Neither: a detector (several outputs), a text model, anything else.</exception>
+    /// <exception cref="NasInputException">None of these.</exception>
     public static ProxyTask Of(Network network)
     {
         var inputs = network.Layers.Where(l => l.Op is InputOp).Select(l => (InputOp)l.Op).ToList();
+        if (inputs.Count > 0 && inputs.All(i => i.Kind == InputKind.Tokens))
+        {
+            if (network.Outputs.Length != 1 || network.Layers[network.IndexOf(network.Outputs[0])].Op is not DenseOp)
+                throw new NasInputException($"'{network.Name}' is a text network without one dense output: the NLP proxy trains encoders with a dense head");
+            return ProxyTask.Text;
+        }
         if (inputs.Count != 1 || inputs[0].Kind != InputKind.Image)
-            throw new NasInputException($"'{network.Name}' is not an image network: no proxy trains it (the proxies train image classifiers, segmenters and SSD detectors)");
+            throw new NasInputException($"'{network.Name}' is neither an image network nor a text encoder: no proxy trains it (the proxies train image classifiers, segmenters, SSD detectors and text encoders)");
         if (network.Outputs is [SsdHead.PackedOutput]) return ProxyTask.Detection; // a detector's proxy
         if (network.Outputs.Length == 2)
         {

@@ -14,6 +14,8 @@ namespace NasCluster.TrainerNode.Torch;
 /// exactly the network that is costed. Tensors are NCHW; "same" padding follows TensorFlow (extra row /
 /// column at the bottom / right when the padding is odd), so every shape equals the IR's. Convs with
 /// batch norm get a BatchNorm2d (folded away at inference, hence not in the IR's parameter count).
+/// Sequences (the IR's 1 × L × C) are [N, C, 1, L]; a text network is fed its token ids [N, L] (int64) and makes
+/// its position ids (0…L−1) and segment ids (0) itself.
 /// </summary>
 public sealed class IrModule : nn.Module<Tensor, Tensor>
 {
@@ -59,8 +61,29 @@ public sealed class IrModule : nn.Module<Tensor, Tensor>
         var x = info.InputShapes.Length > 0 ? info.InputShapes[0] : default;
         switch (info.Layer.Op)
         {
+            case InputOp { Kind: InputKind.Tokens } when info.Layer.Name.EndsWith("position_ids", StringComparison.Ordinal):
+                // Text networks are fed one tensor, the token ids [N, L]; positions count from 0 and every token is in segment 0.
+                return a => torch.arange(a[0].shape[1], dtype: ScalarType.Int64).expand(a[0].shape[0], -1);
+            case InputOp { Kind: InputKind.Tokens } when info.Layer.Name.EndsWith("segment_ids", StringComparison.Ordinal):
+                return a => torch.zeros_like(a[0]);
             case InputOp:
                 return a => a[0];
+            case EmbeddingOp e:
+            {
+                var table = nn.Embedding(e.Vocabulary, e.Dim);
+                register_module($"l{i}_embedding", table);
+                return a => table.forward(a[0]).permute(0, 2, 1).unsqueeze(2); // [N, L] ids → [N, D, 1, L]
+            }
+            case LayerNormOp:
+            {
+                var norm = nn.LayerNorm(x.Channels);
+                register_module($"l{i}_norm", norm);
+                return a => norm.forward(a[0].permute(0, 2, 3, 1)).permute(0, 3, 1, 2);
+            }
+            case SoftmaxOp sm:
+                return a => a[0].view(a[0].shape[0], sm.Groups, -1, a[0].shape[2], a[0].shape[3]).softmax(2).view(a[0].shape);
+            case MatMulOp mm:
+                return a => MatMul(a[0], a[1], mm.Heads, mm.TransposeB);
             case Conv2DOp c:
             {
                 var conv = nn.Conv2d(x.Channels, c.Filters, (c.KernelH, c.KernelW), stride: (c.Stride, c.Stride),
@@ -151,6 +174,21 @@ public sealed class IrModule : nn.Module<Tensor, Tensor>
             default:
                 throw new NasInputException($"the trainer cannot build layer '{info.Layer.Name}' ({OpNames.Of(info.Layer.Op)})");
         }
+    }
+
+    /// <summary>
+    /// The IR's multi-head matmul on sequences held as [N, C, 1, L]: heads are contiguous channel slices. With
+    /// <paramref name="transposeB"/>, A[M, h·k]·B[N, h·k]ᵀ gives [M, h·N] (head j's scores in channels j·N…); without,
+    /// A[M, h·N]·B[N, h·k] gives [M, h·k].
+    /// </summary>
+    internal static Tensor MatMul(Tensor a, Tensor b, int heads, bool transposeB)
+    {
+        var batch = a.shape[0];
+        var (m, n) = (a.shape[3], b.shape[3]);
+        var left = a.squeeze(2).transpose(1, 2).reshape(batch, m, heads, -1).permute(0, 2, 1, 3); // [N, h, M, ·]
+        var right = b.squeeze(2).transpose(1, 2).reshape(batch, n, heads, -1).permute(0, 2, 1, 3); // [N, h, N, k]
+        var product = transposeB ? left.matmul(right.transpose(-1, -2)) : left.matmul(right); // [N, h, M, ·]
+        return product.permute(0, 2, 1, 3).reshape(batch, m, -1).transpose(1, 2).unsqueeze(2);
     }
 
     private static Tensor Activate(Tensor t, ActivationKind a) => a switch

@@ -56,6 +56,20 @@ public sealed class DatasetTensors
         }
     }
 
+    /// <summary>Text as tensors: token ids [N, L] (int64, the "images" a text network reads) and labels [N].</summary>
+    public static DatasetTensors Of(TextSet set)
+    {
+        lock (Built)
+        {
+            if (Built.TryGetValue(set, out var t)) return t;
+            var tokens = torch.tensor(set.Tokens, [set.Count, set.Length]).DetachFromDisposeScope();
+            var labels = torch.tensor(set.Labels.Select(l => (long)l).ToArray(), [set.Count]).DetachFromDisposeScope();
+            t = new DatasetTensors(tokens, labels);
+            Built[set] = t;
+            return t;
+        }
+    }
+
     /// <summary>Scenes as tensors: images [N, 1, S, S] normalised with the training scenes' mean and std, labels [N, S, S] (bytes: 0 background, 1 + class).</summary>
     public static DatasetTensors Of(SceneSet set)
     {

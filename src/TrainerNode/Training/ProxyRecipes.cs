@@ -28,9 +28,28 @@ public static class ProxyRecipes
                 s.MinItemSize, s.MaxItemSize));
     }
 
+    /// <summary>What an NLP search records: the corpus (content hash included), the student's recipe and scaling, the text teacher's recipe and the text recipe.</summary>
+    public static ProxyTraining Describe(TextCorpus corpus, TrainingConfig config, ProxyEnvironment environment)
+    {
+        var t = environment.TextTeacher ?? Teacher.TextDefaults;
+        var r = corpus.Recipe;
+        return new(corpus.Describe(), config.BatchSize, config.LearningRate, config.Temperature, config.DistillationWeight, environment.Spec.WidthMultiplier,
+            r.SequenceLength, new ProxyTeacherRecipe(t.Steps, t.BatchSize, t.LearningRate, t.Seed, t.Widths), ProxyTasks.Name(ProxyTask.Text),
+            Text: new ProxyText(r.SequenceLength, r.Vocabulary, r.PerClass, unchecked((long)r.Seed)));
+    }
+
     /// <summary>The recipe and environment a recorded training means (the steps and seed come with the assignment).</summary>
-    public static (TrainingConfig Config, ProxyEnvironment Environment) Apply(ProxyTraining training, TrainingConfig config, ProxyEnvironment environment) =>
-        (config with
+    public static (TrainingConfig Config, ProxyEnvironment Environment) Apply(ProxyTraining training, TrainingConfig config, ProxyEnvironment environment)
+    {
+        var teacher = new TeacherConfig
+        {
+            Steps = training.Teacher.Steps,
+            BatchSize = training.Teacher.BatchSize,
+            LearningRate = training.Teacher.LearningRate,
+            Seed = training.Teacher.Seed,
+            Widths = training.Teacher.Widths,
+        };
+        return (config with
         {
             BatchSize = training.BatchSize,
             LearningRate = training.LearningRate,
@@ -39,30 +58,38 @@ public static class ProxyRecipes
         },
         environment with
         {
-            Spec = environment.Spec with { WidthMultiplier = training.WidthMultiplier, Resolution = training.Resolution, Task = ProxyTasks.Parse(training.Task) },
-            Teacher = new TeacherConfig
+            Spec = environment.Spec with
             {
-                Steps = training.Teacher.Steps,
-                BatchSize = training.Teacher.BatchSize,
-                LearningRate = training.Teacher.LearningRate,
-                Seed = training.Teacher.Seed,
-                Widths = training.Teacher.Widths,
+                WidthMultiplier = training.WidthMultiplier,
+                Resolution = training.Resolution,
+                Task = ProxyTasks.Parse(training.Task),
+                Vocabulary = training.Text?.Vocabulary ?? environment.Spec.Vocabulary,
             },
+            Teacher = training.Text is null ? teacher : environment.Teacher,
+            TextTeacher = training.Text is null ? environment.TextTeacher : teacher,
             Scenes = training.Scenes is { } s
                 ? new SceneRecipe(s.Canvas, s.MaxItems, s.TrainScenes, s.ValidationScenes, unchecked((ulong)s.Seed), s.MaskThreshold, s.MaxOverlap, s.MinItemSize, s.MaxItemSize)
                 : environment.Scenes,
+            Text = training.Text is { } x ? new TextRecipe(x.SequenceLength, x.Vocabulary, x.PerClass, unchecked((ulong)x.Seed)) : environment.Text,
         });
+    }
 
     /// <summary>The proxy scaling a recorded training used (null: the defaults of experiments older than recording it).</summary>
     public static ProxySpec SpecOf(ProxyTraining? training) =>
         training is null ? ProxySpec.Default
-        : Shape(ProxySpec.Default with { WidthMultiplier = training.WidthMultiplier, Resolution = training.Resolution, Task = ProxyTasks.Parse(training.Task) },
-            training.Data.Classes, training.Data.Channels);
+        : Shape(ProxySpec.Default with
+        {
+            WidthMultiplier = training.WidthMultiplier,
+            Resolution = training.Resolution,
+            Task = ProxyTasks.Parse(training.Task),
+            Vocabulary = training.Text?.Vocabulary ?? ProxySpec.Default.Vocabulary,
+        }, training.Data.Classes, training.Data.Channels);
 
     /// <summary>The proxy scaling for a task on a dataset: classification takes its channels in and its classes out; segmentation its scenes (grey, background + classes).</summary>
     public static ProxySpec For(ProxySpec spec, DatasetSplits data) => Shape(spec, data.Classes, data.Channels);
 
-    private static ProxySpec Shape(ProxySpec spec, int classes, int channels) => ProxyTasks.UsesScenes(spec.Task)
-        ? spec with { Classes = classes + 1, InputChannels = 1 } // grey scenes; the background is a class
+    private static ProxySpec Shape(ProxySpec spec, int classes, int channels) =>
+        ProxyTasks.UsesScenes(spec.Task) ? spec with { Classes = classes + 1, InputChannels = 1 } // grey scenes; the background is a class
+        : spec.Task == ProxyTask.Text ? spec with { Classes = classes, InputChannels = 1 } // token ids
         : spec with { Classes = classes, InputChannels = channels };
 }

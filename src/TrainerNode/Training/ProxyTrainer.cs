@@ -24,6 +24,15 @@ public sealed record ProxyEnvironment
 
     /// <summary>The scenes a task trains on here.</summary>
     public SceneRecipe ScenesFor(ProxyTask task) => Scenes ?? SceneRecipe.For(task);
+
+    /// <summary>Where WordNet is (the NLP proxy's corpus); null: <c>$NASCLUSTER_WORDNET</c> or Debian's <c>/usr/share/wordnet</c>.</summary>
+    public string? TextDirectory { get; init; }
+
+    /// <summary>How the text task is cut; null: <see cref="TextRecipe.Default"/> (an experiment's record overrides it).</summary>
+    public TextRecipe? Text { get; init; }
+
+    /// <summary>The text teacher's recipe; null: <see cref="Training.Teacher.TextDefaults"/>.</summary>
+    public TeacherConfig? TextTeacher { get; init; }
 }
 
 /// <summary>
@@ -41,8 +50,14 @@ public static class ProxyTrainer
     public static void Prepare(ProxyEnvironment environment, bool distillation = true, Action<string>? log = null, ProxyTraining? training = null,
         CancellationToken cancel = default)
     {
-        var data = Data(environment, training);
         if (training is not null) environment = ProxyRecipes.Apply(training, new TrainingConfig(), environment).Environment;
+        if (environment.Spec.Task == ProxyTask.Text)
+        {
+            var corpus = Corpus(environment, training);
+            if (distillation) Teacher.GetOrTrain(corpus, environment.TextTeacher ?? Teacher.TextDefaults, environment.TeacherCacheDirectory, log, cancel);
+            return;
+        }
+        var data = Data(environment, training);
         if (ProxyTasks.UsesScenes(environment.Spec.Task)) Scenes.For(data, environment.ScenesFor(environment.Spec.Task)); // no teacher: built once, checked now
         else if (distillation) Teacher.GetOrTrain(data, environment.Teacher, environment.TeacherCacheDirectory, log, cancel);
     }
@@ -50,6 +65,33 @@ public static class ProxyTrainer
     /// <summary>The dataset to train on: the one an experiment recorded (by content hash), else the environment's.</summary>
     public static DatasetSplits Data(ProxyEnvironment environment, ProxyTraining? training = null) =>
         training is null ? Datasets.Load(environment.DataDirectory) : Datasets.Resolve(training.Data, environment.DataDirectory);
+
+    /// <summary>
+    /// The NLP proxy's corpus: WordNet's glosses cut by the environment's recipe, accepted only with the content hash an
+    /// experiment recorded (another WordNet version, another recipe: refused, never trained on).
+    /// </summary>
+    /// <exception cref="NasInputException">WordNet missing, or not the recorded corpus.</exception>
+    public static TextCorpus Corpus(ProxyEnvironment environment, ProxyTraining? training = null)
+    {
+        if (training is null) return Glosses.Load(environment.TextDirectory, environment.Text);
+        var tried = new List<string>();
+        foreach (var dir in new[] { training.Data.Source, Glosses.ResolveDirectory(environment.TextDirectory) }.Distinct())
+        {
+            TextCorpus corpus;
+            try
+            {
+                corpus = Glosses.Load(dir, environment.Text);
+            }
+            catch (NasInputException e)
+            {
+                tried.Add($"{dir}: {e.Message}");
+                continue;
+            }
+            if (corpus.Fingerprint == training.Data.ContentHash) return corpus;
+            tried.Add($"{dir}: content hash {corpus.Fingerprint}");
+        }
+        throw new NasInputException($"the experiment's text corpus (content hash {training.Data.ContentHash}) is not here: {string.Join("; ", tried)}");
+    }
 
     /// <summary>
     /// Trains one candidate. Problems of the candidate (cannot be scaled or built, diverges) are a failed
@@ -60,7 +102,6 @@ public static class ProxyTrainer
     public static ProxyResult Run(Network candidate, TrainingConfig config, ProxyEnvironment environment, IProgress<TrainingProgress>? progress = null,
         string? saveWeightsTo = null, Action<string>? log = null, ProxyTraining? training = null, CancellationToken cancel = default)
     {
-        var data = Data(environment, training);
         if (training is not null) (config, environment) = ProxyRecipes.Apply(training, config, environment);
         else
         {
@@ -81,9 +122,10 @@ public static class ProxyTrainer
         }
         var job = environment.Spec.Task switch
         {
-            ProxyTask.Segmentation => SegmentationJob(data, environment, ref config),
-            ProxyTask.Detection => DetectionJob(data, environment, ref config),
-            _ => ClassificationJob(data, environment, config, log, cancel),
+            ProxyTask.Text => TextJob(Corpus(environment, training), environment, config, log, cancel),
+            ProxyTask.Segmentation => SegmentationJob(Data(environment, training), environment, ref config),
+            ProxyTask.Detection => DetectionJob(Data(environment, training), environment, ref config),
+            _ => ClassificationJob(Data(environment, training), environment, config, log, cancel),
         };
         var clock = Stopwatch.StartNew();
         Network proxy;
@@ -154,6 +196,25 @@ public static class ProxyTrainer
             : null;
         var validation = DatasetTensors.Of(data.Validation);
         return new Job(ProxyRecipes.For(environment.Spec, data), DatasetTensors.Of(data.Train), teacher?.TrainLogits, ProxyTasks.Metric(ProxyTask.Classification),
+            _ => new Bound(null, module => TrainingLoop.Evaluate(module, validation)));
+    }
+
+    /// <summary>Text: WordNet glosses into supersenses, distilled from the cached text teacher, scored by accuracy on the validation glosses.</summary>
+    private static Job TextJob(TextCorpus corpus, ProxyEnvironment environment, TrainingConfig config, Action<string>? log, CancellationToken cancel)
+    {
+        var teacher = config.DistillationWeight > 0
+            ? Teacher.GetOrTrain(corpus, environment.TextTeacher ?? Teacher.TextDefaults, environment.TeacherCacheDirectory, log, cancel)
+            : null;
+        var spec = environment.Spec with
+        {
+            Task = ProxyTask.Text,
+            Resolution = corpus.Recipe.SequenceLength,
+            Vocabulary = corpus.Recipe.Vocabulary,
+            Classes = corpus.Classes,
+            InputChannels = 1,
+        };
+        var validation = DatasetTensors.Of(corpus.Validation);
+        return new Job(spec, DatasetTensors.Of(corpus.Train), teacher?.TrainLogits, ProxyTasks.Metric(ProxyTask.Text),
             _ => new Bound(null, module => TrainingLoop.Evaluate(module, validation)));
     }
 

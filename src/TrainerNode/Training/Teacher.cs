@@ -66,10 +66,54 @@ public static class Teacher
         return b.Build(b.Dense(x, classes, name: "logits"));
     }
 
-    /// <summary>The cache key: everything that determines the teacher's weights.</summary>
-    public static string Key(TeacherConfig config, DatasetSplits data)
+    /// <summary>
+    /// The text teacher (the NLP proxy's): a MobileBERT-style encoder in the IR — embeddings of
+    /// <c>Widths[0]</c>, <c>Widths[2]</c> bottleneck transformer layers of hidden width <c>Widths[0]</c> and bottleneck
+    /// <c>Widths[1]</c> (4 heads, 2 feed-forward networks of 2 × hidden), mean pooling and a dense classifier: wider
+    /// and deeper than any candidate's proxy, so its soft targets carry what the students' budget cannot learn alone.
+    /// </summary>
+    public static Network TextArchitecture(TeacherConfig config, int sequenceLength, int vocabulary, int classes)
     {
-        var text = $"v{FormatVersion}|{Architecture(config, data.Channels, data.Classes).Hash}|{data.Fingerprint}|{config.Steps}|{config.BatchSize}|{config.LearningRate:R}|{config.Seed}";
+        if (config.Widths is not [var hidden, var bottleneck, var layers] || hidden < 1 || bottleneck < 4 || bottleneck % 4 != 0 || layers < 1)
+            throw new NasCluster.Shared.Util.NasInputException(
+                $"the text teacher's widths are [hidden, bottleneck (a multiple of 4), layers] (got [{string.Join(", ", config.Widths)}])");
+        var b = new NetworkBuilder("text-teacher");
+        var x = NasCluster.Shared.Blocks.Transformer.Embeddings(b, sequenceLength, vocabulary, hidden, hidden, sequenceLength);
+        for (var i = 0; i < layers; i++)
+            x = NasCluster.Shared.Blocks.Transformer.Block(b, x, new NasCluster.Shared.Blocks.TransformerSpec(hidden, bottleneck, 4, 2, 2 * hidden), $"layer{i}");
+        return b.Build(b.Dense(b.GlobalPool(x), classes, name: "logits"));
+    }
+
+    /// <summary>The text teacher's recipe by default: hidden 128, bottleneck 64, 2 layers, 1,500 steps of 64 at 0.001.</summary>
+    public static TeacherConfig TextDefaults { get; } = new() { Steps = 1500, BatchSize = 64, LearningRate = 0.001, Seed = 7, Widths = [128, 64, 2] };
+
+    /// <summary>The cached text teacher, training it first if no process on this machine has (keyed like the image teacher).</summary>
+    public static TeacherArtifacts GetOrTrain(TextCorpus corpus, TeacherConfig config, string? cacheDirectory = null, Action<string>? log = null,
+        CancellationToken cancel = default)
+    {
+        var dir = Path.GetFullPath(cacheDirectory ?? DefaultCacheDirectory);
+        var network = TextArchitecture(config, corpus.Recipe.SequenceLength, corpus.Recipe.Vocabulary, corpus.Classes);
+        var key = Key(config, network, corpus.Fingerprint);
+        var source = new Source(network, corpus.Fingerprint, corpus.Classes, corpus.Train.Count,
+            () => (DatasetTensors.Of(corpus.Train), DatasetTensors.Of(corpus.Validation), DatasetTensors.Of(corpus.Test)));
+        var lazy = InProcess.GetOrAdd($"{dir}|{key}", _ => new Lazy<TeacherArtifacts>(() => LoadOrTrain(source, config, dir, key, log, cancel)));
+        try
+        {
+            return lazy.Value;
+        }
+        catch
+        {
+            InProcess.TryRemove($"{dir}|{key}", out _);
+            throw;
+        }
+    }
+
+    /// <summary>The cache key: everything that determines the teacher's weights.</summary>
+    public static string Key(TeacherConfig config, DatasetSplits data) => Key(config, Architecture(config, data.Channels, data.Classes), data.Fingerprint);
+
+    private static string Key(TeacherConfig config, Network network, string fingerprint)
+    {
+        var text = $"v{FormatVersion}|{network.Hash}|{fingerprint}|{config.Steps}|{config.BatchSize}|{config.LearningRate:R}|{config.Seed}";
         return Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(text)))[..24];
     }
 
@@ -93,24 +137,31 @@ public static class Teacher
     }
 
     /// <summary>The machine-wide part (lock file, disk cache) without the in-process memo; tests call it from two threads to play two processes.</summary>
-    internal static TeacherArtifacts LoadOrTrain(DatasetSplits data, TeacherConfig config, string dir, string key, Action<string>? log, CancellationToken cancel)
+    internal static TeacherArtifacts LoadOrTrain(DatasetSplits data, TeacherConfig config, string dir, string key, Action<string>? log, CancellationToken cancel) =>
+        LoadOrTrain(new Source(Architecture(config, data.Channels, data.Classes), data.Fingerprint, data.Classes, data.Train.Count,
+            () => (DatasetTensors.Of(data.Train), DatasetTensors.Of(data.Validation), DatasetTensors.Of(data.Test))), config, dir, key, log, cancel);
+
+    /// <summary>What a teacher is trained on, whatever the task: its network, the data's identity and its splits as tensors (built only when training).</summary>
+    private sealed record Source(Network Network, string Fingerprint, int Classes, int TrainCount, Func<(DatasetTensors Train, DatasetTensors Validation, DatasetTensors Test)> Splits);
+
+    private static TeacherArtifacts LoadOrTrain(Source source, TeacherConfig config, string dir, string key, Action<string>? log, CancellationToken cancel)
     {
         Directory.CreateDirectory(dir);
         var target = Path.Combine(dir, key);
-        if (File.Exists(Path.Combine(target, "teacher.json"))) return Load(target, key, data);
+        if (File.Exists(Path.Combine(target, "teacher.json"))) return Load(target, key, source.TrainCount, source.Classes);
         using var @lock = AcquireLock(Path.Combine(dir, key + ".lock"), log, cancel);
-        if (File.Exists(Path.Combine(target, "teacher.json"))) return Load(target, key, data); // trained while we waited
+        if (File.Exists(Path.Combine(target, "teacher.json"))) return Load(target, key, source.TrainCount, source.Classes); // trained while we waited
 
         log?.Invoke($"training the teacher once ({config.Steps} steps; cached in {target})");
         var clock = Stopwatch.StartNew();
-        var network = Architecture(config, data.Channels, data.Classes);
+        var network = source.Network;
         var module = TrainingLoop.Build(network, config.Seed);
-        var train = DatasetTensors.Of(data.Train);
+        var (train, validation, test) = source.Splits();
         TrainingLoop.Train(module, train, null,
             new TrainingConfig { Steps = config.Steps, BatchSize = config.BatchSize, LearningRate = config.LearningRate, Seed = config.Seed, DistillationWeight = 0 },
             cancel, log is null ? null : new Progress<TrainingProgress>(p => { if (p.Step % 200 == 0) log($"teacher step {p.Step}/{p.Steps} loss {p.Loss:0.000}"); }));
-        var (testAccuracy, _) = TrainingLoop.Evaluate(module, DatasetTensors.Of(data.Test));
-        var (validationAccuracy, _) = TrainingLoop.Evaluate(module, DatasetTensors.Of(data.Validation));
+        var (testAccuracy, _) = TrainingLoop.Evaluate(module, test);
+        var (validationAccuracy, _) = TrainingLoop.Evaluate(module, validation);
         var logits = TrainingLoop.Logits(module, train);
         var seconds = clock.Elapsed.TotalSeconds;
 
@@ -120,7 +171,7 @@ public static class Teacher
         File.WriteAllBytes(Path.Combine(temp, "train-logits.bin"), logits.data<float>().ToArray().SelectMany(BitConverter.GetBytes).ToArray());
         File.WriteAllText(Path.Combine(temp, "teacher.json"), JsonSerializer.Serialize(new Dictionary<string, object>
         {
-            ["key"] = key, ["architecture_hash"] = network.Hash, ["params"] = network.Params, ["dataset"] = data.Fingerprint,
+            ["key"] = key, ["architecture_hash"] = network.Hash, ["params"] = network.Params, ["dataset"] = source.Fingerprint,
             ["steps"] = config.Steps, ["batch_size"] = config.BatchSize, ["learning_rate"] = config.LearningRate, ["seed"] = config.Seed,
             ["test_accuracy"] = testAccuracy, ["validation_accuracy"] = validationAccuracy, ["train_seconds"] = seconds,
             ["created"] = DateTime.UtcNow.ToString("O"), ["host"] = Environment.MachineName, ["pid"] = Environment.ProcessId,
@@ -131,15 +182,15 @@ public static class Teacher
         return new TeacherArtifacts(key, target, logits, testAccuracy, validationAccuracy, seconds, FromCache: false);
     }
 
-    private static TeacherArtifacts Load(string target, string key, DatasetSplits data)
+    private static TeacherArtifacts Load(string target, string key, int trainCount, int classes)
     {
         using var meta = JsonDocument.Parse(File.ReadAllText(Path.Combine(target, "teacher.json")));
         var bytes = File.ReadAllBytes(Path.Combine(target, "train-logits.bin"));
-        var expected = (long)data.Train.Count * data.Classes * sizeof(float);
+        var expected = (long)trainCount * classes * sizeof(float);
         if (bytes.Length != expected) throw new InvalidDataException($"teacher cache {target} is corrupt: {bytes.Length} bytes of logits, expected {expected}");
         var floats = new float[bytes.Length / sizeof(float)];
         Buffer.BlockCopy(bytes, 0, floats, 0, bytes.Length);
-        var logits = torch.tensor(floats, [data.Train.Count, data.Classes]).DetachFromDisposeScope();
+        var logits = torch.tensor(floats, [trainCount, classes]).DetachFromDisposeScope();
         var root = meta.RootElement;
         return new TeacherArtifacts(key, target, logits, root.GetProperty("test_accuracy").GetDouble(), root.GetProperty("validation_accuracy").GetDouble(),
             root.GetProperty("train_seconds").GetDouble(), FromCache: true);

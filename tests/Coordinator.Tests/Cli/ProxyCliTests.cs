@@ -51,7 +51,14 @@ public class ProxyCliTests
         File.WriteAllBytes(dir.File("train-images-idx3-ubyte.gz"), []); // the IDX layout, three files short
         CliResult.Run("proxy", "mobilenet-v2", "--steps", "5", "--no-distillation", "--data", dir.Path)
             .AssertBadInput("Fashion-MNIST not found", "train-labels-idx1-ubyte.gz", "dataset-fashion-mnist");
-        CliResult.Run("proxy", "mobilebert", "--steps", "5", "--no-distillation").AssertBadInput("cannot build the proxy", "'mobilebert' is not an image network");
+        var b = new NetworkBuilder("two-inputs");
+        var both = b.Concat("both", b.Input(32, 32, 1, "left"), b.Input(32, 32, 1, "right"));
+        var twoInputs = dir.File("two-inputs.arch.json");
+        ArchJson.WriteFile(b.Build(b.Dense(b.GlobalPool(both), 10, name: "logits")), twoInputs);
+        CliResult.Run("proxy", twoInputs, "--steps", "5", "--no-distillation")
+            .AssertBadInput("cannot build the proxy", "'two-inputs' is neither an image network nor a text encoder");
+        CliResult.Run("proxy", "mobilebert", "--steps", "5", "--no-distillation", "--data", dir.Path)
+            .AssertBadInput("no WordNet noun data here", "apt install wordnet-base", Path.Combine(dir.Path, "data.noun"));
         CliResult.Run("proxy", "mobilenet-v2", "--steps", "0").AssertBadInput("--steps must be at least 1");
         CliResult.Run("proxy", "mobilenet-v2", "--width", "-1").AssertBadInput("--width");
     }
