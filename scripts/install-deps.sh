@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs the Debian packages NasCluster needs, if missing:
-#   install-deps.sh            what the main job needs (dataset-fashion-mnist)
+#   install-deps.sh            what searches need (dataset-fashion-mnist; wordnet-base, the NLP proxy's corpus)
 #   install-deps.sh test       also what the tests need (postgresql; Debian's Python with torch/torchvision
 #                              to export ONNX models, onnx, grpcio/grpc-tools/optuna as outside clients,
 #                              chromium and chromium-driver for the report and dashboard tests)
@@ -8,8 +8,8 @@
 # Needs root (CI runs as root) or passwordless sudo when something is missing; does nothing when all is present.
 set -euo pipefail
 case "${1:-}" in
-  "") packages=(dataset-fashion-mnist) ;;
-  test) packages=(dataset-fashion-mnist postgresql python3 python3-torch python3-torchvision python3-pil python3-onnx python3-grpcio python3-grpc-tools python3-optuna chromium chromium-driver) ;;
+  "") packages=(dataset-fashion-mnist wordnet-base) ;;
+  test) packages=(dataset-fashion-mnist wordnet-base postgresql python3 python3-torch python3-torchvision python3-pil python3-onnx python3-grpcio python3-grpc-tools python3-optuna chromium chromium-driver) ;;
   *) packages=("$@") ;;
 esac
 missing=()
