@@ -171,8 +171,7 @@ public sealed class SegmentationTrainingTests(TorchFixture fixture)
         Assert.True(first.Score > background / 11 * 1.1, $"mIoU {first.Score:0.000} vs all-background {background / 11:0.000}");
         Assert.InRange(first.Score, 0, 1);
 
-        // Reproducible; and what an experiment records retrains it exactly on a node with other defaults.
-        Assert.Equal(first.Score, ProxyTrainer.Run(candidate, config, fixture.Environment).Score);
+        // Reproducible, and what an experiment records retrains it exactly on a node with other defaults (one run shows both).
         var record = ProxyRecipes.Describe(fixture.Data, config, fixture.Environment, ProxyTask.Segmentation);
         Assert.Equal(("segmentation", 0.0, 64), (record.Task, record.DistillationWeight, record.Resolution));
         var other = fixture.Environment with { Scenes = new SceneRecipe(Canvas: 96, TrainScenes: 50), Spec = ProxySpec.Default with { WidthMultiplier = 0.5 } };

@@ -203,8 +203,7 @@ public sealed class TextTrainingTests(TorchFixture fixture) : IDisposable
         Assert.True(File.Exists(Path.Combine(teacher.Directory, "teacher.json")));
         Assert.True(teacher.ValidationAccuracy > 0.2, $"teacher {teacher.ValidationAccuracy:P1}");
 
-        // Reproducible; what an experiment records retrains it exactly on a node with other defaults.
-        Assert.Equal(first.Score, ProxyTrainer.Run(candidate, config, environment).Score);
+        // Reproducible, and what an experiment records retrains it exactly on a node with other defaults (one run shows both).
         var record = ProxyRecipes.Describe(Glosses.Load(), config, environment);
         Assert.Equal(("nlp", 32, 4096), (record.Task, record.Resolution, record.Text!.Vocabulary));
         var other = fixture.Environment with

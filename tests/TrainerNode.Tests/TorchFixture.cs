@@ -8,7 +8,7 @@ namespace NasCluster.TrainerNode.Tests;
 /// a thread count), loads Fashion-MNIST, and trains a teacher once into a cache directory this test run
 /// owns (removed afterwards). Most tests need a teacher, not a good one: they get a tiny one that trains
 /// in seconds (<see cref="TorchFixture"/>); the tests of the teacher's and the distillation's quality get
-/// the real five-minute one (<see cref="RealTeacherFixture"/>, slow tier).
+/// a strong one (<see cref="StrongTeacherFixture"/>, slow tier).
 /// </summary>
 public abstract class TeacherFixture : IDisposable
 {
@@ -44,14 +44,21 @@ public sealed class TorchFixture() : TeacherFixture(Tiny)
     public static readonly TeacherConfig Tiny = new() { Steps = 40, Widths = [8, 16, 32], Seed = 7 };
 }
 
-/// <summary>The teacher the proxy really uses (about five minutes on two cores).</summary>
-public sealed class RealTeacherFixture() : TeacherFixture(new TeacherConfig());
+/// <summary>
+/// The teacher the proxy really uses, trained for a quarter of its steps (about 2 minutes on two idle cores instead of
+/// 5–8, which the slow tier cannot afford beside the cluster's tests): the same network, data and recipe, so
+/// what makes it strong is tested; the default's own accuracy (92.5 %) is what the proxy bench prints and records.
+/// </summary>
+public sealed class StrongTeacherFixture() : TeacherFixture(Recipe)
+{
+    public static readonly TeacherConfig Recipe = new() { Steps = 300 };
+}
 
 [CollectionDefinition("torch")]
 public sealed class TorchCollection : ICollectionFixture<TorchFixture>;
 
 [CollectionDefinition("torch-real-teacher")]
-public sealed class RealTeacherCollection : ICollectionFixture<RealTeacherFixture>;
+public sealed class RealTeacherCollection : ICollectionFixture<StrongTeacherFixture>;
 
 /// <summary>Networks no proxy trains, for the tests of how that fails.</summary>
 public static class Untrainable
