@@ -5,7 +5,7 @@ using NasCluster.Shared.Zoo;
 namespace NasCluster.Coordinator.Tests.Cli;
 
 /// <summary>
-/// The proxy command end to end. Distillation needs the five-minute teacher, which the trainer tests
+/// The proxy command end to end. Distillation needs the teacher (minutes to train), which the trainer tests
 /// cover; here the command trains without it (--no-distillation) so the command path stays fast.
 /// </summary>
 [Trait("Tier", "slow")]
