@@ -112,6 +112,14 @@ public class ProxyScalingTests
         Assert.Equal(new TensorShape(32, 32, 1), ((InputOp)proxy.Layers[0].Op).Shape);
     }
 
+    [Fact]
+    public void An_image_spec_prints_as_before_the_text_fields_so_benchmark_runs_files_still_match()
+    {
+        Assert.Equal("ProxySpec { WidthMultiplier = 0.25, Resolution = 32, MinFeatureMap = 2, Classes = 10, MinChannels = 2, InputChannels = 1, Task = Classification }",
+            ProxySpec.Default.ToString());
+        Assert.EndsWith("Task = Text, Vocabulary = 4096, KeepEveryLayer = 6 }", (ProxySpec.Default with { Task = ProxyTask.Text }).ToString());
+    }
+
     [Theory]
     [InlineData("ssdlite-mobilenet-v2", "is a detection network; this proxy trains classification")]
     [InlineData("deeplabv3plus-mobilenet-v2", "is a segmentation network; this proxy trains classification")]

@@ -10,6 +10,16 @@ public sealed record ProxySpec(double WidthMultiplier = 0.25, int Resolution = 3
     ProxyTask Task = ProxyTask.Classification, int Vocabulary = 4096, int KeepEveryLayer = 6)
 {
     public static ProxySpec Default { get; } = new();
+
+    // The text for image tasks is what it was before the text fields existed: benchmark runs files key their runs by it.
+    private bool PrintMembers(System.Text.StringBuilder builder)
+    {
+        builder.Append("WidthMultiplier = ").Append(WidthMultiplier).Append(", Resolution = ").Append(Resolution).Append(", MinFeatureMap = ").Append(MinFeatureMap)
+            .Append(", Classes = ").Append(Classes).Append(", MinChannels = ").Append(MinChannels).Append(", InputChannels = ").Append(InputChannels)
+            .Append(", Task = ").Append(Task);
+        if (Task == ProxyTask.Text) builder.Append(", Vocabulary = ").Append(Vocabulary).Append(", KeepEveryLayer = ").Append(KeepEveryLayer);
+        return true;
+    }
 }
 
 /// <summary>
