@@ -34,7 +34,8 @@ internal static class ExperimentCommands
         public Option<string?> Data { get; } = new("--data")
         {
             Description = $"The proxy's dataset: one folder of PNG/JPEG images per class, or Fashion-MNIST-style IDX files (default ${FashionMnist.EnvironmentVariable} " +
-                          $"or {FashionMnist.DefaultDirectory}). search records it by content hash; resume takes it as where that same dataset is now.",
+                          $"or {FashionMnist.DefaultDirectory}); for an nlp space, WordNet's directory (default ${Glosses.EnvironmentVariable} or {Glosses.DefaultDirectory}). " +
+                          "search records it by content hash; resume takes it as where that same dataset is now.",
         };
         public Option<string?> CacheDir { get; } = new("--cache-dir") { Description = "Teacher cache directory (default ~/.cache/nascluster/teachers)." };
         public Option<string?> Weights { get; } = new("--weights-dir")
@@ -61,7 +62,8 @@ internal static class ExperimentCommands
                 Node = node with { TrainerSlots = slots },
                 JoinTimeout = Node.Timeout(p),
                 Slots = slots,
-                Proxy = new ProxyEnvironment { DataDirectory = p.GetValue(Data), TeacherCacheDirectory = p.GetValue(CacheDir) },
+                // --data is the images' directory or, for an nlp experiment, WordNet's: the recorded task decides which is read.
+                Proxy = new ProxyEnvironment { DataDirectory = p.GetValue(Data), TextDirectory = p.GetValue(Data), TeacherCacheDirectory = p.GetValue(CacheDir) },
                 WeightsDirectory = p.GetValue(Weights) ?? DefaultWeightsDirectory(NodeConfig.ParseDb(node.Db)),
                 Detach = p.GetValue(Detach),
                 Json = p.GetValue(Json),
