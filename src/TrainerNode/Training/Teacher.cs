@@ -96,16 +96,7 @@ public static class Teacher
         var key = Key(config, network, corpus.Fingerprint);
         var source = new Source(network, corpus.Fingerprint, corpus.Classes, corpus.Train.Count,
             () => (DatasetTensors.Of(corpus.Train), DatasetTensors.Of(corpus.Validation), DatasetTensors.Of(corpus.Test)));
-        var lazy = InProcess.GetOrAdd($"{dir}|{key}", _ => new Lazy<TeacherArtifacts>(() => LoadOrTrain(source, config, dir, key, log, cancel)));
-        try
-        {
-            return lazy.Value;
-        }
-        catch
-        {
-            InProcess.TryRemove($"{dir}|{key}", out _);
-            throw;
-        }
+        return Memoized(dir, key, () => LoadOrTrain(source, config, dir, key, log, cancel));
     }
 
     /// <summary>The cache key: everything that determines the teacher's weights.</summary>
@@ -124,7 +115,13 @@ public static class Teacher
         config ??= new TeacherConfig();
         var dir = Path.GetFullPath(cacheDirectory ?? DefaultCacheDirectory);
         var key = Key(config, data);
-        var lazy = InProcess.GetOrAdd($"{dir}|{key}", _ => new Lazy<TeacherArtifacts>(() => LoadOrTrain(data, config, dir, key, log, cancel)));
+        return Memoized(dir, key, () => LoadOrTrain(data, config, dir, key, log, cancel));
+    }
+
+    /// <summary>One load or training per cache entry and process; a failed one is forgotten so the next caller tries again.</summary>
+    private static TeacherArtifacts Memoized(string dir, string key, Func<TeacherArtifacts> loadOrTrain)
+    {
+        var lazy = InProcess.GetOrAdd($"{dir}|{key}", _ => new Lazy<TeacherArtifacts>(loadOrTrain));
         try
         {
             return lazy.Value;
